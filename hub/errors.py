@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, Response, g, jsonify, redirect, render_template, request, url_for
+from flask import Flask, Response, current_app, jsonify, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
@@ -58,12 +58,10 @@ def handle_http_error(exc: HTTPException) -> Any:
     code, message_id = HTTP_MESSAGES.get(status, (f"http_{status}", exc.name))
     details: dict[str, Any] = {}
     if status == 413:
-        limit = g.get("upload_limit_mb")
-        if limit:
-            message_id = N_("This file is too large: the limit is %(limit)s MB.")
-            details["limit_mb"] = limit
-            return render_error(status, code, translate(message_id, _locale(), limit=limit),
-                                details)
+        limit = current_app.extensions["ardoise.settings"].upload_max_mb
+        message = translate(N_("This file is too large: the limit is %(limit)s MB."), _locale(),
+                            limit=limit)
+        return render_error(status, code, message, {"limit_mb": limit})
     return render_error(status, code, translate(message_id, _locale()), details)
 
 
