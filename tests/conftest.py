@@ -14,7 +14,9 @@ from flask.testing import FlaskClient, FlaskCliRunner
 
 from ardoise.db import make_engine
 from hub import create_app
+from ardoise.db import Base
 from hub.db import database, upgrade
+from tests.pg import scratch_database
 
 
 @pytest.fixture(scope="session")
@@ -27,6 +29,36 @@ def migrated_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
         conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     engine.dispose()
     return path
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A migrated scratch PostgreSQL database shared by the session's contract tests."""
+    with scratch_database() as url:
+        engine = make_engine(url)
+        upgrade(engine)
+        engine.dispose()
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def any_app(request: pytest.FixtureRequest, data_dir: Path) -> Iterator[Flask]:
+    """The app on each backend: the same test runs against SQLite and PostgreSQL."""
+    config: dict[str, Any] = {"TESTING": True, "data_dir": str(data_dir)}
+    if request.param == "postgres":
+        config["database_url"] = request.getfixturevalue("postgres_url")
+    app = create_app(config)
+    yield app
+    if request.param == "postgres":
+        truncate_all(database(app).engine)
+    database(app).engine.dispose()
+
+
+def truncate_all(engine: Any) -> None:
+    """Empty every table (PostgreSQL contract tests share one migrated database)."""
+    names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f"TRUNCATE {names} CASCADE")
 
 
 @pytest.fixture
