@@ -12,9 +12,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 
-from ardoise.db import make_engine
+from ardoise.db import Base, make_engine
 from hub import create_app
-from ardoise.db import Base
 from hub.db import database, upgrade
 from tests.pg import scratch_database
 
