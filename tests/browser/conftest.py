@@ -1,0 +1,71 @@
+"""Browser tests: a real hub served by waitress on loopback, driven in Debian's Chromium."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import waitress
+from flask import Flask
+from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+
+from hub import create_app
+from hub.db import database
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update"]
+TABLET = {"width": 800, "height": 1280}  # a 10" Android tablet / iPad portrait in CSS px
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+
+@dataclass
+class LiveHub:
+    app: Flask
+    url: str
+
+
+@pytest.fixture
+def live_hub(data_dir: Path) -> Iterator[LiveHub]:
+    """The app behind the production server, on a free loopback port, for one test."""
+    app = create_app({"TESTING": True, "data_dir": str(data_dir)})
+    server = waitress.create_server(app, host="127.0.0.1", port=0, threads=4)
+    thread = threading.Thread(target=server.run, name="live-hub", daemon=False)
+    thread.start()
+    try:
+        yield LiveHub(app, f"http://127.0.0.1:{server.effective_port}")
+    finally:
+        server.close()
+        server.task_dispatcher.shutdown()
+        thread.join(timeout=10)
+        database(app).engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+def new_tablet(browser: Browser, locale: str = "fr-CA") -> BrowserContext:
+    """A fresh tablet (its own cookies), at tablet size, in the given language."""
+    return browser.new_context(viewport=TABLET, locale=locale, has_touch=True)
+
+
+@pytest.fixture
+def tablet(browser: Browser) -> Iterator[Page]:
+    ctx = new_tablet(browser)
+    page = ctx.new_page()
+    yield page
+    ctx.close()
+
+
+def screenshot(page: Page, name: str) -> None:
+    """Save a screenshot for docs/screenshots/ (the README and the manuals show them)."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
