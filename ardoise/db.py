@@ -17,7 +17,9 @@ from sqlalchemy import (
     Boolean,
     DateTime,
     Engine,
+    Index,
     MetaData,
+    Text,
     Uuid,
     create_engine,
     event,
@@ -69,15 +71,26 @@ class Synced:
 
     `id` is a time-ordered UUID; `sync_instance`, `sync_counter` and `sync_hlc` say which
     instance changed the row last, at which of its counters and hybrid-logical-clock
-    stamp; `deleted` turns the row into a tombstone. The sync engine maintains them.
+    stamp; `deleted` turns the row into a tombstone. `sync_fields` holds the stamps of the
+    fields last changed by someone else than the row's last change (field-by-field merge).
+    The sync engine maintains them; an index on (sync_instance, sync_counter) finds "rows
+    the other side has not seen" without scanning.
     """
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid7)
     sync_instance: Mapped[uuid.UUID | None] = mapped_column(default=None)
     sync_counter: Mapped[int] = mapped_column(BigInteger, default=0)
     sync_hlc: Mapped[int] = mapped_column(BigInteger, default=0)
+    sync_fields: Mapped[str | None] = mapped_column(Text, default=None)
     deleted: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    def __init_subclass__(cls, **kw: Any) -> None:
+        super().__init_subclass__(**kw)
+        table = getattr(cls, "__table__", None)
+        if table is not None and not any(ix.name == f"ix_{table.name}_sync_version"
+                                         for ix in table.indexes):
+            Index(f"ix_{table.name}_sync_version", table.c.sync_instance, table.c.sync_counter)
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

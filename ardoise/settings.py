@@ -59,14 +59,83 @@ SETTINGS: tuple[Setting, ...] = (
             "own Wi-Fi.", type=bool),
     Setting("session_hours", 12, "How long a sign-in lasts, in hours.", type=int, minimum=1),
     # -- sign-in
-    Setting("login_attempts", 5, "Failed sign-in attempts allowed per account and per "
-            "address within login_window_seconds before further attempts are refused.",
+    Setting("login_attempts", 5, "Failed sign-in attempts allowed per account within "
+            "login_window_seconds before further attempts are refused.",
+            type=int, minimum=1),
+    Setting("login_attempts_per_address", 20, "Failed sign-in attempts allowed per device "
+            "address within login_window_seconds. Higher than per account because several "
+            "students share a tablet.",
             type=int, minimum=1),
     Setting("login_window_seconds", 300, "Window for counting failed sign-in attempts.",
             type=int, minimum=1),
     # -- student work
     Setting("upload_max_mb", 25, "Largest file a student may hand in, in MB.", type=int,
             minimum=1),
+    # -- device: lights, button, status (see docs/status-lights.md)
+    Setting("hw_enabled", True, "Drive the status lights, the button and the buzzer on GPIO. "
+            "On a machine without GPIO the agent runs without them and says so once.",
+            type=bool),
+    Setting("hw_led_green_pin", "GPIO17", "Pin of the green light (serving), in gpiozero's "
+            "names: GPIO17, BOARD11, J8:11. Empty: no green light."),
+    Setting("hw_led_yellow_pin", "GPIO27", "Pin of the yellow light (syncing or updating). "
+            "Empty: no yellow light."),
+    Setting("hw_led_red_pin", "GPIO22", "Pin of the red light (needs attention, with blink "
+            "codes). Empty: no red light."),
+    Setting("hw_button_pin", "GPIO23", "Pin of the push button, wired to ground (the internal "
+            "pull-up is used). Empty: no button."),
+    Setting("hw_buzzer_pin", "", "Pin of an optional active buzzer that beeps when the button "
+            "is acknowledged. Empty: no buzzer."),
+    Setting("hw_hold_shutdown_seconds", 3, "Hold the button this long, then release, to shut "
+            "the hub down safely.", type=int, minimum=1),
+    Setting("hw_hold_restore_seconds", 10, "Hold the button this long while the hub starts to "
+            "restore the network settings; during normal operation, holding this long "
+            "cancels a shutdown.", type=int, minimum=2),
+    Setting("hw_shutdown_command", "systemctl poweroff", "Command the agent runs for a safe "
+            "shutdown (button held)."),
+    Setting("hw_restore_network_command", "/usr/lib/ardoise/restore-network", "Command the "
+            "agent runs to restore the network settings (button held at start)."),
+    Setting("status_interval_seconds", 30, "How often the agent samples the device status and "
+            "updates the lights.", type=int, minimum=1),
+    Setting("status_write_seconds", 900, "At most how often the agent writes its unchanged "
+            "status to the database (changes are written at once); spares the SD card.",
+            type=int, minimum=10),
+    Setting("status_sync_stale_hours", 72, "After this many hours without a successful sync "
+            "the red light asks for attention.", type=int, minimum=1),
+    Setting("status_temp_warning_c", 80, "CPU temperature (°C) from which the red light says "
+            "the hub is too hot.", type=int, minimum=30),
+    Setting("status_disk_min_free_mb", 500, "Free space on the data partition (MB) under "
+            "which the red light says storage is almost full.", type=int, minimum=1),
+    Setting("wifi_interface", "wlan0", "Network interface of the classroom access point "
+            "(counted Wi-Fi clients come from it)."),
+    # -- reaching the hub
+    Setting("hub_url", "http://ardoise.lan/", "Address tablets use to open the hub: printed "
+            "on the classroom sheet, announced on the network, given by the captive portal."),
+    Setting("discovery_enabled", True, "Announce the hub on the network with zeroconf (mDNS) "
+            "so tablets and technicians find it.", type=bool),
+    Setting("discovery_interfaces", "", "Comma-separated addresses zeroconf listens and "
+            "announces on. Empty: every interface."),
+    Setting("captive_portal", True, "Answer the connectivity checks of iOS, Android, ChromeOS "
+            "and Windows so a tablet joining the Wi-Fi opens the hub's home page. Off: they "
+            "get the answers that mean 'connected'.", type=bool),
+    # -- sync with the central (see docs/sync.md)
+    Setting("sync_central_url", "", "Address of the central server. Empty: the address given "
+            "at enrollment, or a central found on the local network by zeroconf."),
+    Setting("sync_interval_minutes", 15, "How often the agent tries to sync when the link "
+            "allows (failures back off up to 15 minutes).", type=int, minimum=1),
+    Setting("sync_windows", "", "Times of day when the agent syncs on its own, e.g. "
+            "'00:00-06:00,12:00-13:00' (local time). Empty: any time. 'Sync now' ignores "
+            "them."),
+    Setting("sync_bandwidth_kbps", 0, "Upper bound of the sync's own traffic, in kbit/s, so "
+            "that the school's link stays usable. 0: no bound.", type=int, minimum=0),
+    Setting("sync_photo_max_px", 0, "Before upload, shrink photos handed in to at most this "
+            "many pixels on their longer side (needs Pillow). 0: send them as they are.",
+            type=int, minimum=0),
+    Setting("sync_audit_days", 90, "How long values that lost a concurrent edit are kept "
+            "for review.", type=int, minimum=1),
+    Setting("sync_transfer_days", 7, "How long the state of unfinished transfers is kept so "
+            "that a sync resumes where it stopped (at least 7).", type=int, minimum=7),
+    Setting("sync_max_clock_ahead_hours", 48, "Changes stamped further ahead of this side's "
+            "clock are refused (a device whose clock is wrong).", type=int, minimum=1),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -198,8 +267,8 @@ def load_settings(
     return Settings(values, sources)
 
 
-# Variables with our prefix that are not settings (read by the CLI itself).
-_IGNORED_ENV = frozenset({"ARDOISE_CONFIG", "ARDOISE_DEBUG"})
+# Variables with our prefix that are not settings (read by the CLI itself, or by the tests).
+_IGNORED_ENV = frozenset({"ARDOISE_CONFIG", "ARDOISE_DEBUG", "ARDOISE_TEST_POSTGRES_URL"})
 
 
 def _apply(values: dict[str, Any], sources: dict[str, str], data: dict[str, Any],

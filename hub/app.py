@@ -13,7 +13,7 @@ from flask_wtf.csrf import CSRFProtect
 
 from ardoise import __version__
 from ardoise.settings import Settings, load_settings, read_or_create_secret
-from hub import access, db, errors, i18n, session_auth
+from hub import access, central, db, errors, i18n, session_auth, sync_registry
 from hub.api import api
 from hub.views import register_views
 
@@ -52,8 +52,10 @@ def create_app(config: Mapping[str, Any] | None = None, *,
     app.extensions["ardoise.started"] = time.monotonic()
     app.extensions["ardoise.version"] = __version__
 
-    db.init_app(app, settings.database_url_resolved)
+    database = db.init_app(app, settings.database_url_resolved)
+    sync_registry.install_capture(database.sessions)  # every change of synced rows stamped
     CSRFProtect(app)
+    central.init_app(app)
     i18n.init_app(app)
     errors.init_app(app)
     app.before_request(session_auth.load_user)

@@ -10,12 +10,21 @@ import json
 from pathlib import Path
 
 import click
+from sqlalchemy import Engine
 
 from ardoise import __version__
 from ardoise.cli import ArdoiseGroup, Context, pass_ctx
 from ardoise.settings import describe
+from content_packs.cli import pack_group
+from hardware.cli import COMMANDS as hardware_commands
 from hub import db
+from hub.classwork.cli import classwork_group
+from hub.cli_demo import demo_command
+from hub.cli_people import class_group, school_group, user_group
+from hub.cli_sync import sync_group
 from hub.serve import run
+from hub.sync_registry import install_capture
+from image_builder.cli import image as image_group
 
 
 @click.group(cls=ArdoiseGroup)
@@ -28,9 +37,15 @@ from hub.serve import run
 @click.pass_context
 def main(ctx: click.Context, config_file: Path | None, debug: bool) -> None:
     """Ardoise: the offline-first classroom hub."""
-    obj = Context(config_file, debug, prepare=db.upgrade)
+    obj = Context(config_file, debug, prepare=_prepare)
     ctx.obj = obj
     ctx.call_on_close(obj.close)
+
+
+def _prepare(engine: Engine) -> None:
+    """Schema up to date, then change capture on (synced rows get their stamps)."""
+    db.upgrade(engine)
+    install_capture(engine)
 
 
 @main.group()
@@ -78,3 +93,13 @@ def serve(obj: Context, host: str | None, port: int | None) -> None:
 
 # Each package's command group.
 # (added as packages grow: main.add_command(<group>))
+main.add_command(pack_group)
+main.add_command(demo_command)
+main.add_command(classwork_group)
+main.add_command(school_group)
+main.add_command(class_group)
+main.add_command(user_group)
+main.add_command(image_group)
+main.add_command(sync_group)
+for _command in hardware_commands:  # status, agent, hw, discover
+    main.add_command(_command)

@@ -15,7 +15,12 @@ from hub.models import User
 
 
 def sign_in(user: User) -> None:
+    """Start a fresh session for `user` (nothing of the previous one survives but the
+    language chosen on this tablet)."""
+    lang = session.get("lang")
     session.clear()
+    if lang:
+        session["lang"] = lang
     session.permanent = True
     session["uid"] = str(user.id)
     session["epoch"] = user.auth_epoch

@@ -1,7 +1,39 @@
-"""The sync engine (change capture, version vectors, frames, transport, USB bundles).
+"""The sync engine: change capture, version vectors, merge, frames, transfers, bundles.
 
-Not built yet: the rows it will move already carry their sync columns
-(`ardoise.db.Synced`). Never imports Flask.
+Works on any SQLAlchemy tables carrying the sync columns of `ardoise.db.Synced`; the
+application says which tables sync, and how, by filling a `Registry`. Never imports
+Flask nor the hub.
 """
 
-__all__: list[str] = []
+from sync.capture import Capture, install
+from sync.changes import adopt_unstamped, purge, unseen
+from sync.hlc import ClockSkew
+from sync.instance import Clock, local_instance
+from sync.merge import MergeStats
+from sync.registry import DeleteRule, Kind, Registry, TableRule
+from sync.scope import EVERYTHING, Scope
+from sync.transfer import Applied, OutOfScope, OutTransfer, SchemaMismatch, apply_frame, prepare
+
+__all__ = [
+    "EVERYTHING",
+    "Applied",
+    "Capture",
+    "Clock",
+    "ClockSkew",
+    "DeleteRule",
+    "Kind",
+    "MergeStats",
+    "OutOfScope",
+    "OutTransfer",
+    "Registry",
+    "SchemaMismatch",
+    "Scope",
+    "TableRule",
+    "adopt_unstamped",
+    "apply_frame",
+    "install",
+    "local_instance",
+    "prepare",
+    "purge",
+    "unseen",
+]

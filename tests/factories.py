@@ -2,14 +2,29 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 from dataclasses import dataclass, field
 
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
+from hub.auth import hash_code, hash_password, is_pin
 from hub.db import database
-from hub.models import Classroom, Enrollment, Role, School, User
+from hub.models import (
+    Assignment,
+    AssignmentResource,
+    AssignmentStatus,
+    AssignmentTarget,
+    Classroom,
+    Enrollment,
+    Group,
+    GroupMember,
+    Role,
+    School,
+    User,
+)
 
 
 @dataclass
@@ -74,3 +89,77 @@ def sign_in_as(client: FlaskClient, user: User) -> None:
     with client.session_transaction() as sess:
         sess["uid"] = str(user.id)
         sess["epoch"] = user.auth_epoch
+
+
+def give_code(app: Flask, user: User, code: str = "soleil-chat-lune-arbre") -> str:
+    """Give a student a known picture code (or PIN, if `code` is digits); returns it."""
+    with database(app).sessions() as s:
+        row = s.get(User, user.id)
+        assert row is not None
+        if is_pin(code):
+            row.pin_hash, row.picture_code_hash = hash_code(code), None
+        else:
+            row.picture_code_hash, row.pin_hash = hash_code(code), None
+        s.commit()
+    return code
+
+
+def give_password(app: Flask, user: User, password: str = "correct-horse-battery") -> str:
+    """Give a teacher or administrator a known password; returns it."""
+    with database(app).sessions() as s:
+        row = s.get(User, user.id)
+        assert row is not None
+        row.password_hash = hash_password(password)
+        s.commit()
+    return password
+
+
+def csrf_token_of(html: str) -> str:
+    """The CSRF token of the first form of a page (to post forms as a browser does)."""
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match, "no csrf_token in the page"
+    return match.group(1)
+
+
+def make_group(app: Flask, classroom: Classroom, name: str, members: tuple[User, ...] = ()
+               ) -> Group:
+    """A group of a class with these students in it."""
+    with database(app).sessions() as s:
+        group = Group(school_id=classroom.school_id, classroom_id=classroom.id, name=name)
+        s.add(group)
+        s.flush()
+        for m in members:
+            s.add(GroupMember(school_id=classroom.school_id, classroom_id=classroom.id,
+                              group_id=group.id, user_id=m.id))
+        s.commit()
+    return group
+
+
+def make_assignment(app: Flask, world: World, title: str = "Devoir", *,
+                    classroom: Classroom | None = None,
+                    status: AssignmentStatus = AssignmentStatus.PUBLISHED,
+                    due_at: dt.datetime | None = None, instructions: str = "",
+                    groups: tuple[Group, ...] = (), students: tuple[User, ...] = (),
+                    resources: tuple[str, ...] = ()) -> Assignment:
+    """An assignment of the world's first class (or `classroom`), published unless told,
+    for the whole class unless groups or named students are given."""
+    classroom = classroom or world.classroom
+    with database(app).sessions() as s:
+        a = Assignment(school_id=classroom.school_id, classroom_id=classroom.id,
+                       author_id=world.teacher.id, title=title, instructions=instructions,
+                       due_at=due_at, status=status,
+                       published_at=None if status is AssignmentStatus.DRAFT else (
+                           dt.datetime.now(dt.UTC)))
+        s.add(a)
+        s.flush()
+        for g in groups:
+            s.add(AssignmentTarget(school_id=a.school_id, classroom_id=a.classroom_id,
+                                   assignment_id=a.id, group_id=g.id))
+        for u in students:
+            s.add(AssignmentTarget(school_id=a.school_id, classroom_id=a.classroom_id,
+                                   assignment_id=a.id, user_id=u.id))
+        for i, uid in enumerate(resources):
+            s.add(AssignmentResource(school_id=a.school_id, classroom_id=a.classroom_id,
+                                     assignment_id=a.id, resource_uid=uid, position=i))
+        s.commit()
+    return a

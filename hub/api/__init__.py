@@ -6,4 +6,5 @@ from hub.api.registry import Api, api, json_body
 __all__ = ["Api", "api", "json_body"]
 
 # Importing the modules registers their operations on `api`.
-from hub.api import status  # noqa: F401
+from hub.api import auth, captive, classwork, library, people, status  # noqa: F401
+from hub.central import api as central_api  # noqa: F401

@@ -11,6 +11,7 @@ from sqlalchemy import text
 
 from hub import access, db
 from hub.api.registry import api, openapi_path
+from hub.device_status import cached_status
 from hub.errors import error_body
 
 
@@ -19,7 +20,11 @@ from hub.errors import error_body
                "type": "object", "required": ["version", "role", "uptime_seconds", "healthy"],
                "properties": {"version": {"type": "string"}, "role": {"type": "string"},
                               "uptime_seconds": {"type": "number"},
-                              "healthy": {"type": "boolean"}}})
+                              "healthy": {"type": "boolean"},
+                              "device": {"type": ["object", "null"],
+                                         "description": "Public part of the device status "
+                                         "(state, problem codes, last sync); null when it "
+                                         "cannot be sampled."}}})
 def status() -> Any:
     healthy = True
     try:
@@ -27,10 +32,15 @@ def status() -> Any:
     except Exception:  # the status answers even when the database does not
         healthy = False
     started = current_app.extensions["ardoise.started"]
+    try:
+        device = cached_status().public_dict()
+    except Exception:  # the status answers even when a device source does not
+        current_app.logger.warning("device status unavailable", exc_info=True)
+        device = None
     return jsonify(version=current_app.extensions["ardoise.version"],
                    role=current_app.extensions["ardoise.settings"].role,
                    uptime_seconds=round(time.monotonic() - started, 1),
-                   healthy=healthy)
+                   healthy=healthy, device=device)
 
 
 @api.route("/openapi.json", roles=access.PUBLIC, summary="This API, as an OpenAPI 3.1 document.",

@@ -6,8 +6,11 @@ from typing import Any
 
 from alembic import context
 
+import ardoise.device  # noqa: F401  (registers the device request and state tables)
 import content_packs.catalog  # noqa: F401  (registers the catalogue tables)
+import hub.central.models
 import hub.models  # noqa: F401  (registers the user-data tables)
+import sync.tables  # noqa: F401  (registers the sync engine's tables)
 from ardoise.db import Base, make_engine
 
 config = context.config

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,6 +11,7 @@ import pytest
 import waitress
 from flask import Flask
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+from waitress import wasyncore
 
 from hub import create_app
 from hub.db import database
@@ -20,6 +21,20 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-component-update"]
 TABLET = {"width": 800, "height": 1280}  # a 10" Android tablet / iPad portrait in CSS px
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+
+@pytest.fixture(autouse=True)
+def no_leftover_threads() -> Iterator[None]:
+    """As the suite-wide guard, but Playwright's event loop keeps its executor threads
+    ("asyncio_N") for the whole session, until the browser fixture closes."""
+    before = set(threading.enumerate())
+    yield
+    leftover = [t for t in threading.enumerate() if t not in before and t.is_alive()
+                and not t.daemon and not t.name.startswith("asyncio_")]
+    for t in leftover:
+        t.join(timeout=2)
+    still = [t.name for t in leftover if t.is_alive()]
+    assert not still, f"threads left running: {still}"
 
 
 @dataclass
@@ -38,7 +53,8 @@ def live_hub(data_dir: Path) -> Iterator[LiveHub]:
     try:
         yield LiveHub(app, f"http://127.0.0.1:{server.effective_port}")
     finally:
-        server.close()
+        # Close the listener and every open keep-alive connection, so the loop ends.
+        wasyncore.close_all(server._map)
         server.task_dispatcher.shutdown()
         thread.join(timeout=10)
         database(app).engine.dispose()
@@ -58,11 +74,27 @@ def new_tablet(browser: Browser, locale: str = "fr-CA") -> BrowserContext:
 
 
 @pytest.fixture
-def tablet(browser: Browser) -> Iterator[Page]:
+def tablet(live_hub: LiveHub, browser: Browser) -> Iterator[Page]:
     ctx = new_tablet(browser)
     page = ctx.new_page()
     yield page
     ctx.close()
+
+
+@pytest.fixture
+def tablets(live_hub: LiveHub, browser: Browser) -> Iterator[Callable[[str], Page]]:
+    """Make tablets (each with its own cookies) in a language; all closed at the end,
+    before the live hub stops."""
+    contexts: list[BrowserContext] = []
+
+    def make(locale: str = "fr-CA") -> Page:
+        ctx = new_tablet(browser, locale)
+        contexts.append(ctx)
+        return ctx.new_page()
+
+    yield make
+    for ctx in contexts:
+        ctx.close()
 
 
 def screenshot(page: Page, name: str) -> None:

@@ -5,7 +5,7 @@ def test_status_is_public_and_has_no_personal_data(client: FlaskClient) -> None:
     r = client.get("/api/v1/status")
     assert r.status_code == 200
     body = r.get_json()
-    assert set(body) == {"version", "role", "uptime_seconds", "healthy"}
+    assert set(body) == {"version", "role", "uptime_seconds", "healthy", "device"}
     assert body["healthy"] is True
     assert body["role"] == "hub"
 

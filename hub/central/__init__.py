@@ -1,0 +1,19 @@
+"""The central role: enrolled hubs, the sync endpoints, the service centre's pages.
+
+`init_app` exempts the signed sync endpoints from CSRF (a hub has no cookie; each of its
+requests is signed instead).
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    csrf = app.extensions.get("csrf")
+    if csrf is not None:
+        csrf.exempt("hub.central.api.sync_round")
+        csrf.exempt("hub.central.api.sync_enroll")
+
+
+__all__ = ["init_app"]

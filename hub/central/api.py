@@ -1,0 +1,91 @@
+"""The central's sync endpoints: enrollment with a one-time token, and signed rounds.
+
+Both are open at the HTTP level (`access.public`): a hub has no session cookie. The
+enrollment checks its token, the round its Ed25519 signature, time and nonce. They
+exist only on an instance whose role is `central`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from flask import Response, current_app, jsonify, request
+
+from ardoise.errors import ArdoiseError, Invalid, NotFound
+from ardoise.i18n import N_
+from hub import access, db
+from hub.api.registry import api, json_body
+from hub.central import fleet
+from hub.sync_registry import registry
+from sync import instance as inst
+from sync import protocol, signing
+
+
+def _central_only() -> None:
+    if current_app.extensions["ardoise.settings"].role != "central":
+        raise NotFound(N_("This server is a hub, not a central: sync with the central's "
+                          "address."))
+
+
+ENROLL_SCHEMA = {
+    "type": "object", "required": ["token", "public_key", "instance"],
+    "properties": {"token": {"type": "string"}, "public_key": {"type": "string"},
+                   "instance": {"type": "string"}, "name": {"type": "string"}}}
+
+
+@api.route("/sync/enroll", methods=("POST",), roles=access.PUBLIC, tags=("sync",),
+           summary="Enroll a hub with a one-time token (central only).",
+           request_schema=ENROLL_SCHEMA, response_schema={
+               "type": "object", "required": ["hub_id", "school_id", "scope", "central"],
+               "properties": {"hub_id": {"type": "string"}, "school_id": {"type": "string"},
+                              "scope": {"type": "string"}, "central": {"type": "string"}}})
+def sync_enroll() -> Any:
+    _central_only()
+    data = json_body()
+    for key in ("token", "public_key", "instance"):
+        if not isinstance(data.get(key), str):
+            raise Invalid(N_("Field %(field)s is missing or not text."), field=key)
+    s = db.session()
+    done = fleet.enroll(s, data["token"], data["public_key"], data["instance"],
+                        str(data.get("name", "")))
+    central = inst.ensure_local(s.connection())
+    s.commit()
+    return jsonify(hub_id=str(done.hub_id), school_id=str(done.school_id), scope=done.scope,
+                   central=str(central))
+
+
+@api.route("/sync/round", methods=("POST",), roles=access.PUBLIC, tags=("sync",),
+           summary="One signed sync round (binary frames both ways; central only).")
+def sync_round() -> Any:
+    _central_only()
+    body = request.get_data(cache=False)
+    headers = {h: request.headers.get(h, "") for h in (signing.HUB, signing.TIMESTAMP,
+                                                        signing.NONCE, signing.SIGNATURE)}
+    s = db.session()
+    hub = fleet.authenticate(s, headers, "POST", request.script_root + request.path, body)
+    s.commit()  # the nonce stays used whatever happens next
+    health = None
+    try:
+        req_header, _ = protocol.unpack_header(protocol.REQUEST_MAGIC, body)
+        health = req_header.get("health") if isinstance(req_header.get("health"), dict) else None
+        head, frames = protocol.serve_round(db.database().engine, registry(), body,
+                                            peer=hub.instance_id, allowed=fleet.scope_of(hub))
+    except ArdoiseError as exc:
+        fleet.record_round(s, hub, rows_in=0, rows_out=0, health=health,
+                           error=exc.render("en"))
+        s.commit()
+        raise
+    fleet.record_round(s, hub, rows_in=len(body), rows_out=sum(map(len, frames)),
+                       health=health)
+    s.commit()
+
+    def stream() -> Iterator[bytes]:
+        yield head
+        yield from frames
+
+    return Response(stream(), mimetype="application/octet-stream",
+                    headers={"Content-Length": str(len(head) + sum(map(len, frames)))})
+
+
+__all__ = ["sync_enroll", "sync_round"]

@@ -1,0 +1,173 @@
+"""The hub's side of the relation with its central: enrollment, "sync now", status.
+
+Enrollment makes the hub's Ed25519 key (data_dir/sync/hub_key.pem), presents it with the
+one-time token, and records the answer in `sync_enrollment`. A sync runs rounds until
+both directions are complete, correcting this device's clock from the central's answer
+when the central refuses a request as being too far in time.
+"""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import json
+import urllib.parse
+import uuid
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, select, update
+
+from ardoise.db import utcnow
+from ardoise.errors import Conflict, Invalid, NotFound
+from ardoise.i18n import N_
+from sync import changes, signing
+from sync import instance as inst
+from sync.client import HttpTransport, RoundStats, SyncRefused, SyncUnavailable, sync_round
+from sync.registry import Registry
+from sync.scope import Scope
+from sync.tables import SyncEnrollment
+
+ENROLL_PATH = "/api/v1/sync/enroll"
+ENR = SyncEnrollment.__table__
+
+
+def key_path(data_dir: Path) -> Path:
+    return Path(data_dir) / "sync" / "hub_key.pem"
+
+
+@dataclass(frozen=True)
+class Enrollment:
+    hub_id: uuid.UUID
+    central_url: str
+    central_instance: uuid.UUID | None
+    scope: Scope
+    school_id: uuid.UUID
+
+
+def enrollment(engine: Engine) -> Enrollment | None:
+    with engine.connect() as conn:
+        row = conn.execute(select(ENR).where(ENR.c.key == 1)).first()
+    if row is None:
+        return None
+    return Enrollment(row.hub_id, row.central_url, row.central_instance,
+                      Scope.parse(row.scope), row.school_id)
+
+
+def _check_url(url: str) -> str:
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise Invalid(N_("%(url)s is not a central address: give its URL, for example "
+                         "https://central.example.org"), url=url)
+    return url.rstrip("/")
+
+
+def enroll(engine: Engine, data_dir: Path, url: str, token: str, name: str = "",
+           timeout: float = 30.0) -> Enrollment:
+    """Present a one-time token to the central and remember the enrollment."""
+    url = _check_url(url)
+    key = signing.load_or_create_key(key_path(data_dir))
+    with engine.begin() as conn:
+        local = inst.ensure_local(conn)
+    body = json.dumps({"token": token, "public_key": base64.b64encode(
+        signing.public_raw(key)).decode(), "instance": str(local), "name": name}).encode()
+    parts = urllib.parse.urlsplit(url)
+    cls = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+    conn_http = cls(parts.hostname or "", parts.port, timeout=timeout)
+    try:
+        conn_http.request("POST", parts.path.rstrip("/") + ENROLL_PATH, body=body,
+                          headers={"Content-Type": "application/json",
+                                   "Accept": "application/json"})
+        resp = conn_http.getresponse()
+        raw = resp.read()
+    except (OSError, http.client.HTTPException) as exc:
+        raise SyncUnavailable(N_("The central is unreachable: %(reason)s"),
+                              reason=str(exc) or type(exc).__name__) from None
+    finally:
+        conn_http.close()
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        data = {}
+    if resp.status != 200:
+        err = data.get("error", {}) if isinstance(data, dict) else {}
+        raise SyncRefused(resp.status, err.get("code", ""), err.get("message", str(resp.status)),
+                          err.get("details", {}))
+    try:
+        values = {"hub_id": uuid.UUID(data["hub_id"]), "central_url": url,
+                  "central_instance": uuid.UUID(data["central"]), "scope": data["scope"],
+                  "school_id": uuid.UUID(data["school_id"]), "enrolled_at": utcnow(),
+                  "last_error": "", "last_stats": "{}"}
+        Scope.parse(values["scope"])
+    except (KeyError, ValueError, TypeError):
+        raise Invalid(N_("The central's answer to the enrollment is malformed.")) from None
+    with engine.begin() as conn:
+        conn.execute(ENR.delete())
+        conn.execute(ENR.insert().values(key=1, **values))
+    found = enrollment(engine)
+    assert found is not None
+    return found
+
+
+def sync_now(engine: Engine, registry: Registry, data_dir: Path, *,
+             url: str | None = None, clock: inst.Clock = inst.DEFAULT_CLOCK,
+             health: dict[str, Any] | None = None, progress: Any = None,
+             connect_timeout: float = 15.0, read_timeout: float = 60.0) -> RoundStats:
+    """One complete sync with the central (raises SyncUnavailable/SyncRefused)."""
+    enr = enrollment(engine)
+    if enr is None:
+        raise NotFound(N_("This hub is not enrolled with a central: run 'ardoise sync "
+                          "enroll URL TOKEN' with a token from the service centre."))
+    key = signing.load_or_create_key(key_path(data_dir))
+    transport = HttpTransport(url or enr.central_url, enr.hub_id, key,
+                              connect_timeout=connect_timeout, read_timeout=read_timeout,
+                              clock=clock.now)
+    with engine.begin() as conn:
+        changes.adopt_unstamped(conn, registry, clock)
+        conn.execute(update(ENR).where(ENR.c.key == 1).values(last_attempt_at=utcnow()))
+    try:
+        try:
+            stats = sync_round(engine, registry, transport, enr.scope, enr.central_instance,
+                               clock=clock, progress=progress, health=health)
+        except SyncRefused as exc:
+            server_time = exc.details_.get("server_time")
+            if exc.remote_code != "clock_skew" or not isinstance(server_time, int):
+                raise
+            offset_ms = int(server_time * 1000 - clock.ms())
+            with engine.begin() as conn:
+                inst.set_clock_offset(conn, offset_ms)
+            transport.offset_s = offset_ms / 1000
+            stats = sync_round(engine, registry, transport, enr.scope, enr.central_instance,
+                               clock=clock, progress=progress, health=health)
+            stats.clock_offset_ms = offset_ms
+    except (SyncUnavailable, SyncRefused, Conflict, Invalid) as exc:
+        with engine.begin() as conn:
+            conn.execute(update(ENR).where(ENR.c.key == 1).values(last_error=exc.render("en")))
+        raise
+    finally:
+        transport.close()
+    stats.extra.update(requests=transport.requests, bytes_sent=transport.bytes_sent,
+                       bytes_received=transport.bytes_received)
+    with engine.begin() as conn:
+        conn.execute(update(ENR).where(ENR.c.key == 1).values(
+            last_ok_at=utcnow(), last_error="",
+            last_stats=json.dumps({k: v for k, v in asdict(stats).items() if k != "central"},
+                                  default=str)))
+    return stats
+
+
+def status(engine: Engine) -> dict[str, Any]:
+    """What `ardoise sync status` and the pages show."""
+    with engine.connect() as conn:
+        row = conn.execute(select(ENR).where(ENR.c.key == 1)).first()
+        local = inst.current(conn)
+    if row is None:
+        return {"enrolled": False, "instance": str(local.instance)}
+    return {"enrolled": True, "instance": str(local.instance), "hub_id": str(row.hub_id),
+            "central_url": row.central_url, "scope": row.scope,
+            "last_attempt_at": row.last_attempt_at, "last_ok_at": row.last_ok_at,
+            "last_error": row.last_error, "last_stats": json.loads(row.last_stats or "{}")}
+
+
+__all__ = ["Enrollment", "enroll", "enrollment", "key_path", "status", "sync_now"]
