@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -20,7 +22,7 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update"]
 TABLET = {"width": 800, "height": 1280}  # a 10" Android tablet / iPad portrait in CSS px
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+DOCS_SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
 @pytest.fixture(autouse=True)
@@ -98,6 +100,12 @@ def tablets(live_hub: LiveHub, browser: Browser) -> Iterator[Callable[[str], Pag
 
 
 def screenshot(page: Page, name: str) -> None:
-    """Save a screenshot for docs/screenshots/ (the README and the manuals show them)."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+    """Save a screenshot of the page. With ARDOISE_UPDATE_SCREENSHOTS=1 it goes to
+    docs/screenshots/ (what the docs show); otherwise to a scratch folder, so a test run
+    leaves the working tree as it was."""
+    if os.environ.get("ARDOISE_UPDATE_SCREENSHOTS") == "1":
+        folder = DOCS_SCREENSHOTS
+    else:
+        folder = Path(tempfile.gettempdir()) / "ardoise-screenshots"
+    folder.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
