@@ -71,6 +71,8 @@ SETTINGS: tuple[Setting, ...] = (
     # -- student work
     Setting("upload_max_mb", 25, "Largest file a student may hand in, in MB.", type=int,
             minimum=1),
+    Setting("upload_max_files", 5, "Most files in one hand-in; with upload_max_mb it bounds "
+            "the size of a request.", type=int, minimum=1),
     # -- device: lights, button, status (see docs/status-lights.md)
     Setting("hw_enabled", True, "Drive the status lights, the button and the buzzer on GPIO. "
             "On a machine without GPIO the agent runs without them and says so once.",

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import tempfile
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
-from flask import Flask
+from flask import Flask, Request, current_app
 from flask_wtf.csrf import CSRFProtect
 
 from ardoise import __version__
@@ -16,6 +17,19 @@ from ardoise.settings import Settings, load_settings, read_or_create_secret
 from hub import access, central, db, errors, i18n, session_auth, sync_registry
 from hub.api import api
 from hub.views import register_views
+
+MB = 1024 * 1024
+
+
+class HubRequest(Request):
+    """Uploads over 500 KB are spooled into data_dir/staging, not the system temp folder:
+    on the Pi /tmp is in RAM, and 30 tablets handing in photos at once would fill it."""
+
+    def _get_file_stream(self, total_content_length: int | None, content_type: str | None,
+                         filename: str | None = None, content_length: int | None = None
+                         ) -> IO[bytes]:
+        staging = Path(current_app.extensions["ardoise.settings"].data_dir) / "staging"
+        return tempfile.SpooledTemporaryFile(max_size=500 * 1024, dir=staging)  # type: ignore[return-value]
 
 
 def create_app(config: Mapping[str, Any] | None = None, *,
@@ -35,7 +49,8 @@ def create_app(config: Mapping[str, Any] | None = None, *,
 
     app = Flask(__name__)
     data_dir = Path(settings.data_dir)
-    data_dir.mkdir(parents=True, exist_ok=True)
+    (data_dir / "staging").mkdir(parents=True, exist_ok=True)
+    app.request_class = HubRequest
     app.config.update(
         SECRET_KEY=settings.secret_key or read_or_create_secret(data_dir / "secret_key"),
         SESSION_COOKIE_HTTPONLY=True,
@@ -43,7 +58,7 @@ def create_app(config: Mapping[str, Any] | None = None, *,
         SESSION_COOKIE_SECURE=settings.secure_cookies,
         SESSION_COOKIE_NAME="ardoise_session",
         PERMANENT_SESSION_LIFETIME=dt.timedelta(hours=settings.session_hours),
-        MAX_CONTENT_LENGTH=(settings.upload_max_mb + 1) * 1024 * 1024,
+        MAX_CONTENT_LENGTH=(settings.upload_max_mb * settings.upload_max_files + 1) * MB,
         WTF_CSRF_TIME_LIMIT=settings.session_hours * 3600,
         JSON_SORT_KEYS=False,
     )

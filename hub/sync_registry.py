@@ -16,6 +16,7 @@ from functools import cache
 from typing import Any
 
 from ardoise.db import Base, Synced
+from hardware import discovery
 from hub.models import (
     Assignment,
     AssignmentResource,
@@ -31,6 +32,7 @@ from hub.models import (
     SubmissionFile,
     User,
 )
+from sync import agent as sync_agent
 from sync import capture
 from sync.registry import DeleteRule, Kind, Registry
 
@@ -65,6 +67,19 @@ def synced_tables_of_models() -> set[str]:
             if issubclass(m.class_, Synced)}
 
 
+
+
+def find_central() -> str | None:
+    """A central announcing itself on the local network (a hub carried to the service
+    centre's office syncs there)."""
+    for seen in discovery.discover(3.0):
+        if seen.role == "central" and seen.url:
+            return seen.url.rstrip("/")
+    return None
+
+
+sync_agent.use_registry(registry)
+sync_agent.use_finder(find_central)
 
 
 def install_capture(target: Any) -> Any:

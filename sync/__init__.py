@@ -5,6 +5,7 @@ application says which tables sync, and how, by filling a `Registry`. Never impo
 Flask nor the hub.
 """
 
+from sync.agent import agent_tasks
 from sync.capture import Capture, install
 from sync.changes import adopt_unstamped, purge, unseen
 from sync.hlc import ClockSkew
@@ -30,6 +31,7 @@ __all__ = [
     "Scope",
     "TableRule",
     "adopt_unstamped",
+    "agent_tasks",
     "apply_frame",
     "install",
     "local_instance",

@@ -78,10 +78,25 @@ class HttpTransport:
     read_timeout: float = 60.0
     clock: Callable[[], float] = time.time
     offset_s: float = 0.0
+    rate_kbps: int = 0  # 0: no bound on our own traffic
+    sleep: Callable[[float], None] = time.sleep
     bytes_sent: int = 0
     bytes_received: int = 0
     requests: int = 0
     _conn: http.client.HTTPConnection | None = None
+    _started: float | None = None
+
+    def pace(self) -> None:
+        """Sleep as long as our average rate is above `rate_kbps` (a bandwidth cap)."""
+        if not self.rate_kbps:
+            return
+        now = time.monotonic()
+        if self._started is None:
+            self._started = now
+        due = (self.bytes_sent + self.bytes_received) * 8 / (self.rate_kbps * 1000)
+        ahead = due - (now - self._started)
+        if ahead > 0:
+            self.sleep(ahead)
 
     def _connection(self) -> http.client.HTTPConnection:
         if self._conn is None:
@@ -115,6 +130,7 @@ class HttpTransport:
                                   reason=str(exc) or type(exc).__name__) from None
         self.requests += 1
         self.bytes_sent += len(body) + sum(len(k) + len(v) + 4 for k, v in headers.items())
+        self.pace()
         return _Counting(response, self)
 
     def close(self) -> None:
@@ -136,6 +152,7 @@ class _Counting:
             raise SyncUnavailable(N_("The link to the central broke: %(reason)s"),
                                   reason=str(exc) or type(exc).__name__) from None
         self._owner.bytes_received += len(data)
+        self._owner.pace()
         return data
 
     def getheader(self, name: str, default: str | None = None) -> str | None:

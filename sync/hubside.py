@@ -113,7 +113,8 @@ def enroll(engine: Engine, data_dir: Path, url: str, token: str, name: str = "",
 def sync_now(engine: Engine, registry: Registry, data_dir: Path, *,
              url: str | None = None, clock: inst.Clock = inst.DEFAULT_CLOCK,
              health: dict[str, Any] | None = None, progress: Any = None,
-             connect_timeout: float = 15.0, read_timeout: float = 60.0) -> RoundStats:
+             connect_timeout: float = 15.0, read_timeout: float = 60.0,
+             rate_kbps: int = 0) -> RoundStats:
     """One complete sync with the central (raises SyncUnavailable/SyncRefused)."""
     enr = enrollment(engine)
     if enr is None:
@@ -122,7 +123,7 @@ def sync_now(engine: Engine, registry: Registry, data_dir: Path, *,
     key = signing.load_or_create_key(key_path(data_dir))
     transport = HttpTransport(url or enr.central_url, enr.hub_id, key,
                               connect_timeout=connect_timeout, read_timeout=read_timeout,
-                              clock=clock.now)
+                              clock=clock.now, rate_kbps=rate_kbps)
     with engine.begin() as conn:
         changes.adopt_unstamped(conn, registry, clock)
         conn.execute(update(ENR).where(ENR.c.key == 1).values(last_attempt_at=utcnow()))

@@ -305,6 +305,8 @@ def test_disk_full_on_the_page(client: FlaskClient, app: Flask, world: World,
                                session: Session, data_dir: Path, tiny_disk: Path) -> None:
     for name in ("blobs", "staging"):
         (tiny_disk / name).mkdir()
+        if (data_dir / name).is_dir():  # made empty by the app factory
+            (data_dir / name).rmdir()
         (data_dir / name).symlink_to(tiny_disk / name)
     a = make_assignment(app, world)
     sign_in_as(client, world.students[0])
