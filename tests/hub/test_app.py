@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 from flask import Flask, request
+from werkzeug.test import EnvironBuilder
 
 from hub import create_app
 from hub.db import database
@@ -27,15 +28,18 @@ def test_secret_key_is_generated_once_per_device(data_dir: Path) -> None:
 
 def test_large_uploads_spool_into_the_data_folder(app: Flask, data_dir: Path) -> None:
     body = io.BytesIO(b"x" * (600 * 1024))
-    with app.test_request_context("/", method="POST",
-                                  data={"f": (body, "photo.jpg")},
-                                  content_type="multipart/form-data"):
+    builder = EnvironBuilder(path="/", method="POST", data={"f": (body, "photo.jpg")},
+                             content_type="multipart/form-data")
+    environ = builder.get_environ()
+    with app.request_context(environ):
         stream = request.files["f"].stream
         stream.read(1)
         fd = stream.fileno()
         where = Path(os.readlink(f"/proc/self/fd/{fd}")).parent
         stream.close()
         assert where == data_dir / "staging"
+    environ["wsgi.input"].close()
+    builder.close()
 
 
 def test_request_bound_allows_several_photos(app: Flask) -> None:
