@@ -405,7 +405,7 @@ def run_wrk(port: int, cookies: Sequence[str], paths: Sequence[str], *,
     script.write_text(_LUA % {"cookies": ", ".join(_lua_str(c) for c in cookies),
                               "paths": ", ".join(_lua_str(p) for p in paths)})
     per_thread = (limit + threads - 1) // threads if limit else 0
-    dur = max(1, int(round(duration)))
+    dur = max(1, round(duration))
     argv = [wrk, f"-t{threads}", f"-c{connections}", f"-d{dur}s", "--timeout", "30s",
             "-s", str(script), f"http://{HOST}:{port}{paths[0]}", "--",
             str(per_thread), str(threads)]

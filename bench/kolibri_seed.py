@@ -20,7 +20,8 @@ from kolibri.core.exams.models import Exam, ExamAssignment
 from kolibri.core.lessons.models import Lesson, LessonAssignment
 from le_utils.constants import content_kinds
 
-params = json.loads(open(os.environ["BENCH_SEED_IN"]).read())
+with open(os.environ["BENCH_SEED_IN"]) as f:
+    params = json.load(f)
 
 
 def _node(channel_id, parent, title, kind):

@@ -53,9 +53,9 @@ def measure_all(kinds: list[str], *, rounds: int, duration: float, soak_total: i
     res: dict[str, Any] = {k: {"runs": {"json": [], "page": []}} for k in kinds}
     cookies: dict[str, list[str]] = {}
     with contextlib.ExitStack() as stack:
-        for k, srv in servers.items():
+        for srv in servers.values():
             stack.enter_context(srv)
-        for k, srv in servers.items():
+        for srv in servers.values():
             srv.wait_listening()
         time.sleep(3)
         for k, srv in servers.items():

@@ -23,12 +23,15 @@ from content_packs.paths import path_problem
 
 SCHEMA = 1
 MANIFEST_NAME = "manifest.json"
-# Files at the root of a pack folder that are not content and so not listed in `files`.
-PACK_METADATA_FILES = frozenset({MANIFEST_NAME})
+SIGNATURE_NAME = "manifest.sig"
+# Files at the root of a pack folder that are not content and so not listed in `files`:
+# the manifest, and the publisher's signature of its exact bytes.
+PACK_METADATA_FILES = frozenset({MANIFEST_NAME, SIGNATURE_NAME})
 MAX_MANIFEST_BYTES = 16 * 1024 * 1024
 HASH_CHUNK = 1024 * 1024
 
-KINDS = ("html", "pdf", "image", "audio", "video", "document")
+KINDS = ("html", "pdf", "image", "audio", "video", "document", "zim")
+ZIM_MEDIA_TYPE = "application/x-zim"
 
 # PFEQ subjects and cycles: the codes packs use, with an English label translated on pages.
 SUBJECTS: dict[str, str] = {
@@ -58,6 +61,17 @@ KIND_LABELS: dict[str, str] = {
     "audio": N_("Audio"),
     "video": N_("Video"),
     "document": N_("File to download"),
+    "zim": N_("Offline encyclopedia"),
+}
+# The Creative Commons licences of open educational resources, by identifier.
+LICENCES: dict[str, str] = {
+    "CC0-1.0": N_("Public domain dedication (CC0 1.0)"),
+    "CC-BY-4.0": N_("Creative Commons Attribution 4.0"),
+    "CC-BY-SA-4.0": N_("Creative Commons Attribution-ShareAlike 4.0"),
+    "CC-BY-ND-4.0": N_("Creative Commons Attribution-NoDerivatives 4.0"),
+    "CC-BY-NC-4.0": N_("Creative Commons Attribution-NonCommercial 4.0"),
+    "CC-BY-NC-SA-4.0": N_("Creative Commons Attribution-NonCommercial-ShareAlike 4.0"),
+    "CC-BY-NC-ND-4.0": N_("Creative Commons Attribution-NonCommercial-NoDerivatives 4.0"),
 }
 # Languages get their name from their own code (shown as is, e.g. "fr", "en", "iu").
 
@@ -75,7 +89,9 @@ _KIND_MEDIA: dict[str, Callable[[str], bool]] = {
     "audio": lambda t: t.startswith("audio/"),
     "video": lambda t: t.startswith("video/"),
     "document": lambda t: True,
+    "zim": lambda t: t == ZIM_MEDIA_TYPE,
 }
+MAX_REQUIRES = 20
 MAX_TITLE = 300
 MAX_DESCRIPTION = 5000
 MAX_TEXT = 200_000
@@ -158,6 +174,17 @@ class ResourceSpec:
 
 
 @dataclass(frozen=True)
+class Dependency:
+    """Another pack this one needs (its links point into it), at `min_version` or later."""
+
+    id: str
+    min_version: str = ""
+
+    def to_dict(self) -> dict[str, str]:
+        return {"id": self.id, **({"min_version": self.min_version} if self.min_version else {})}
+
+
+@dataclass(frozen=True)
 class Manifest:
     schema: int
     id: str
@@ -171,6 +198,7 @@ class Manifest:
     publisher: str
     files: tuple[PackFile, ...]
     resources: tuple[ResourceSpec, ...]
+    requires: tuple[Dependency, ...] = ()
     _by_path: dict[str, PackFile] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -191,6 +219,7 @@ class Manifest:
             "cycles": list(self.cycles), "licence": self.licence, "publisher": self.publisher,
             "files": [f.to_dict() for f in self.files],
             "resources": [r.to_dict() for r in self.resources],
+            **({"requires": [d.to_dict() for d in self.requires]} if self.requires else {}),
         }
 
     def to_json(self) -> str:
@@ -333,10 +362,53 @@ def parse_manifest(data: object, source: str) -> Manifest:
     files = _parse_files(check, data)
     by_path = {f.path: f for f in files}
     resources = _parse_resources(check, data, by_path, language, subjects, cycles)
+    requires = _parse_requires(check, data)
     return Manifest(schema=SCHEMA, id=pack_id, version=version, title=title,
                     description=description, language=language, subjects=subjects,
                     cycles=cycles, licence=licence, publisher=publisher, files=files,
-                    resources=resources)
+                    resources=resources, requires=requires)
+
+
+def _parse_requires(check: _Checker, data: Mapping[str, Any]) -> tuple[Dependency, ...]:
+    value = data.get("requires")
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        check.fail("requires", N_("must be a list"), value)
+    if len(value) > MAX_REQUIRES:
+        check.fail("requires", N_("has too many entries (at most %(limit)s)"),
+                   limit=MAX_REQUIRES)
+    out: list[Dependency] = []
+    for i, item in enumerate(value):
+        where = f"requires[{i}]"
+        if not isinstance(item, dict):
+            check.fail(where, N_("must be an object"), item)
+        dep_id = check.pattern(item, "id", f"{where}.id", _SLUG, N_(
+            "must be a short name of lowercase letters, digits and dashes"), max_len=64)
+        if dep_id == check.pack:
+            check.fail(f"{where}.id", N_("names the pack itself"), dep_id)
+        min_version = check.pattern(item, "min_version", f"{where}.min_version", _VERSION, N_(
+            "must be a version such as 1.0.0 (letters, digits, dots, dashes)"), max_len=40,
+            required=False)
+        out.append(Dependency(dep_id, min_version))
+    return tuple(out)
+
+
+def version_key(version: str) -> tuple[tuple[int, int | str], ...]:
+    """Sort key for versions: numbers compare as numbers ("1.10" after "1.9"), other parts
+    as text after numbers, so "2.0" > "2.0-rc1" is NOT assumed: publishers use numbers."""
+    parts = re.findall(r"\d+|[A-Za-z]+", version)
+    return tuple((0, int(p)) if p.isdigit() else (1, p.lower()) for p in parts)
+
+
+def is_newer(candidate: str, than: str | None) -> bool:
+    """Whether version `candidate` comes after `than` (None: nothing installed)."""
+    return than is None or version_key(candidate) > version_key(than)
+
+
+def licence_name(code: str) -> str:
+    """The licence's name (an English message id to translate), or the code itself."""
+    return LICENCES.get(code, code)
 
 
 def _parse_files(check: _Checker, data: Mapping[str, Any]) -> tuple[PackFile, ...]:
@@ -433,6 +505,12 @@ def read_manifest(folder: Path) -> Manifest:
     Refuses a manifest that is missing, a link, too large, not UTF-8 or not valid JSON (a
     truncated copy), with a message saying so and what to do.
     """
+    return read_manifest_bytes(folder)[1]
+
+
+def read_manifest_bytes(folder: Path) -> tuple[bytes, Manifest]:
+    """The exact bytes of `folder/manifest.json`, read once, and the manifest they hold:
+    an install checks the signature of the very bytes it parsed."""
     label = folder.name or str(folder)
     if not folder.is_dir():
         raise ManifestError(N_("%(folder)s is not a folder."), folder=str(folder))
@@ -449,7 +527,18 @@ def read_manifest(folder: Path) -> Manifest:
         raise ManifestError(N_("Pack folder %(pack)s: manifest.json is too large (more than "
                                "%(limit)s MB)."), pack=label,
                             limit=MAX_MANIFEST_BYTES // (1024 * 1024))
-    raw = path.read_bytes()
+    with open(path, "rb") as fh:
+        raw = fh.read(st.st_size + 1)  # a manifest still growing is refused below
+    return raw, parse_manifest_bytes(raw, label)
+
+
+def parse_manifest_bytes(raw: bytes, label: str) -> Manifest:
+    """Check the bytes of a manifest.json; `label` names the pack until its id is known.
+    Installs parse the exact bytes whose signature they checked, read once."""
+    if len(raw) > MAX_MANIFEST_BYTES:
+        raise ManifestError(N_("Pack folder %(pack)s: manifest.json is too large (more than "
+                               "%(limit)s MB)."), pack=label,
+                            limit=MAX_MANIFEST_BYTES // (1024 * 1024))
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -489,7 +578,12 @@ _MEDIA_TYPES = {
     ".woff2": "font/woff2", ".woff": "font/woff", ".epub": "application/epub+zip",
     ".odt": "application/vnd.oasis.opendocument.text",
     ".ods": "application/vnd.oasis.opendocument.spreadsheet",
-    ".zip": "application/zip",
+    ".zip": "application/zip", ".zim": ZIM_MEDIA_TYPE,
+    ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    ".pptx": "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+    ".odp": "application/vnd.oasis.opendocument.presentation",
+    ".flac": "audio/flac", ".aac": "audio/aac", ".ogv": "video/ogg", ".mov": "video/quicktime",
+    ".avif": "image/avif",
 }
 
 
@@ -558,10 +652,14 @@ __all__ = [
     "CYCLES",
     "KINDS",
     "KIND_LABELS",
+    "LICENCES",
     "MANIFEST_NAME",
     "PACK_METADATA_FILES",
     "SCHEMA",
+    "SIGNATURE_NAME",
     "SUBJECTS",
+    "ZIM_MEDIA_TYPE",
+    "Dependency",
     "Manifest",
     "ManifestError",
     "PackFile",
@@ -569,8 +667,13 @@ __all__ = [
     "Text",
     "describe_files",
     "guess_media_type",
+    "is_newer",
+    "licence_name",
     "parse_manifest",
+    "parse_manifest_bytes",
     "read_manifest",
+    "read_manifest_bytes",
     "sha256_of",
+    "version_key",
     "write_manifest",
 ]

@@ -99,9 +99,12 @@ def local_addresses() -> list[str]:
 
 
 def _zeroconf(interfaces: list[str] | None) -> Zeroconf:
+    """Always zeroconf's own loop thread (use_asyncio=False): our callers are synchronous,
+    and an asyncio loop running in the caller's thread (a test browser, an embedding
+    program) must not be borrowed."""
     if interfaces:
-        return Zeroconf(interfaces=interfaces, ip_version=IPVersion.V4Only)
-    return Zeroconf(ip_version=IPVersion.V4Only)
+        return Zeroconf(interfaces=interfaces, ip_version=IPVersion.V4Only, use_asyncio=False)
+    return Zeroconf(ip_version=IPVersion.V4Only, use_asyncio=False)
 
 
 class Announcer:

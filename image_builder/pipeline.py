@@ -306,6 +306,7 @@ def build_root(config: BuildConfig, cache_dir: Path, work: Path, progress: Progr
         tree = bootstrap(config, cache_dir, packages)
     root = work / "root"
     shutil.rmtree(root, ignore_errors=True)
+    work.mkdir(parents=True, exist_ok=True)
     _run(["cp", "-a", "--reflink=auto", str(tree), str(root)])
     (root / ".complete").unlink()
     with progress.stage("hub"):

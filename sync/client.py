@@ -133,6 +133,11 @@ class HttpTransport:
         self.pace()
         return _Counting(response, self)
 
+    def call(self, path: str, body: bytes) -> tuple[int, bytes]:
+        """A signed POST whose whole answer is read (small exchanges: files)."""
+        resp = self.post(path, body)
+        return resp.status, resp.read()
+
     def close(self) -> None:
         if self._conn is not None:
             self._conn.close()

@@ -22,7 +22,7 @@ from sqlalchemy import Engine, select, update
 from ardoise.db import utcnow
 from ardoise.errors import Conflict, Invalid, NotFound
 from ardoise.i18n import N_
-from sync import changes, signing
+from sync import blobs, changes, signing
 from sync import instance as inst
 from sync.client import HttpTransport, RoundStats, SyncRefused, SyncUnavailable, sync_round
 from sync.registry import Registry
@@ -142,6 +142,9 @@ def sync_now(engine: Engine, registry: Registry, data_dir: Path, *,
             stats = sync_round(engine, registry, transport, enr.scope, enr.central_instance,
                                clock=clock, progress=progress, health=health)
             stats.clock_offset_ms = offset_ms
+        if stats.central is not None:  # files after the records (lower priority)
+            stats.extra["files"] = blobs.upload(engine, registry, enr.scope, data_dir,
+                                                stats.central, transport.call)
     except (SyncUnavailable, SyncRefused, Conflict, Invalid) as exc:
         with engine.begin() as conn:
             conn.execute(update(ENR).where(ENR.c.key == 1).values(last_error=exc.render("en")))

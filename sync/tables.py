@@ -175,10 +175,22 @@ class SyncEnrollment(Base):
     last_stats: Mapped[str] = mapped_column(Text, default="{}")  # JSON
 
 
+class SyncBlobSent(Base):
+    """On a hub: files the central confirmed it holds (not asked about again)."""
+
+    __tablename__ = "sync_blob_sent"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    peer: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
 ENGINE_TABLES = [m.__table__ for m in (SyncLocal, SyncVector, SyncKnownInstance,
                                        SyncOutTransfer, SyncOutFrame, SyncInTransfer,
-                                       SyncPurge, SyncAudit, SyncConflict, SyncEnrollment)]
+                                       SyncPurge, SyncAudit, SyncConflict, SyncEnrollment,
+                                       SyncBlobSent)]
 
-__all__ = ["ENGINE_TABLES", "SyncAudit", "SyncConflict", "SyncEnrollment", "SyncInTransfer",
+__all__ = ["ENGINE_TABLES", "SyncAudit", "SyncBlobSent", "SyncConflict", "SyncEnrollment",
+           "SyncInTransfer",
            "SyncKnownInstance", "SyncLocal", "SyncOutFrame", "SyncOutTransfer", "SyncPurge",
            "SyncVector"]

@@ -14,6 +14,8 @@ def init_app(app: Flask) -> None:
     if csrf is not None:
         csrf.exempt("hub.central.api.sync_round")
         csrf.exempt("hub.central.api.sync_enroll")
+        csrf.exempt("hub.central.api.sync_blobs_held")
+        csrf.exempt("hub.central.api.sync_blob_chunk")
 
 
 __all__ = ["init_app"]

@@ -8,8 +8,10 @@ exist only on an instance whose role is `central`.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+import msgpack
 from flask import Response, current_app, jsonify, request
 
 from ardoise.errors import ArdoiseError, Invalid, NotFound
@@ -18,8 +20,9 @@ from hub import access, db
 from hub.api.registry import api, json_body
 from hub.central import fleet
 from hub.sync_registry import registry
+from sync import blobs, protocol, signing
 from sync import instance as inst
-from sync import protocol, signing
+from sync.transfer import OutOfScope
 
 
 def _central_only() -> None:
@@ -60,11 +63,8 @@ def sync_enroll() -> Any:
 def sync_round() -> Any:
     _central_only()
     body = request.get_data(cache=False)
-    headers = {h: request.headers.get(h, "") for h in (signing.HUB, signing.TIMESTAMP,
-                                                        signing.NONCE, signing.SIGNATURE)}
     s = db.session()
-    hub = fleet.authenticate(s, headers, "POST", request.script_root + request.path, body)
-    s.commit()  # the nonce stays used whatever happens next
+    hub = _signed_hub(body)
     health = None
     try:
         req_header, _ = protocol.unpack_header(protocol.REQUEST_MAGIC, body)
@@ -88,4 +88,49 @@ def sync_round() -> Any:
                     headers={"Content-Length": str(len(head) + sum(map(len, frames)))})
 
 
-__all__ = ["sync_enroll", "sync_round"]
+def _signed_hub(body: bytes) -> fleet.CentralHub:
+    headers = {h: request.headers.get(h, "") for h in (signing.HUB, signing.TIMESTAMP,
+                                                        signing.NONCE, signing.SIGNATURE)}
+    s = db.session()
+    path = request.script_root + request.full_path.rstrip("?")
+    hub = fleet.authenticate(s, headers, "POST", path, body)
+    s.commit()  # the nonce stays used whatever happens next
+    return hub
+
+
+def _data_dir() -> Path:
+    return Path(current_app.extensions["ardoise.settings"].data_dir)
+
+
+@api.route("/sync/blobs", methods=("POST",), roles=access.PUBLIC, tags=("sync",),
+           summary="Which of these files the central holds (signed; central only).")
+def sync_blobs_held() -> Any:
+    _central_only()
+    body = request.get_data(cache=False)
+    _signed_hub(body)
+    try:
+        asked = msgpack.unpackb(body, raw=False).get("have")
+    except (ValueError, AttributeError, msgpack.ExtraData, msgpack.FormatError):
+        raise Invalid(N_("A list of files in the request is malformed.")) from None
+    held = blobs.holdings(_data_dir(), asked)
+    return Response(msgpack.packb({"held": held}), mimetype="application/msgpack")
+
+
+@api.route("/sync/blobs/<sha>", methods=("POST",), roles=access.PUBLIC, tags=("sync",),
+           summary="A chunk of a file at an offset (signed; central only).")
+def sync_blob_chunk(sha: str) -> Any:
+    _central_only()
+    body = request.get_data(cache=False)
+    hub = _signed_hub(body)
+    try:
+        offset, size = int(request.args["offset"]), int(request.args["size"])
+    except (KeyError, ValueError):
+        raise Invalid(N_("Parameters offset and size are required whole numbers.")) from None
+    with db.database().engine.connect() as conn:
+        if not blobs.is_referenced(conn, registry(), fleet.scope_of(hub), sha):
+            raise OutOfScope(N_("No row of this hub's school names this file."))
+    new = blobs.receive_chunk(_data_dir(), sha, offset, size, body)
+    return Response(msgpack.packb({"offset": new}), mimetype="application/msgpack")
+
+
+__all__ = ["sync_blob_chunk", "sync_blobs_held", "sync_enroll", "sync_round"]

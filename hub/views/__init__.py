@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from hub.views import admin, auth, captive, device, home, library, student, teacher
+from hub.views import admin, auth, captive, device, home, library, student, sync_pages, teacher
 
 
 def register_views(app: Flask) -> None:
@@ -16,3 +16,4 @@ def register_views(app: Flask) -> None:
     app.register_blueprint(library.bp)
     app.register_blueprint(teacher.bp)
     app.register_blueprint(student.bp)
+    app.register_blueprint(sync_pages.bp)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-21 15:53:51.225149
+Create Date: 2026-11-21 16:08:14.037433
 """
 
 from __future__ import annotations
@@ -162,6 +162,13 @@ def upgrade() -> None:
         )
         batch_op.create_index(batch_op.f("ix_sync_audit_school_id"), ["school_id"], unique=False)
 
+    op.create_table(
+        "sync_blob_sent",
+        sa.Column("sha256", sa.String(length=64), nullable=False),
+        sa.Column("peer", sa.Uuid(), nullable=False),
+        sa.Column("at", ardoise.db.UTCDateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("sha256", "peer", name=op.f("pk_sync_blob_sent")),
+    )
     op.create_table(
         "sync_conflict",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
@@ -910,6 +917,7 @@ def downgrade() -> None:
     op.drop_table("sync_in_transfer")
     op.drop_table("sync_enrollment")
     op.drop_table("sync_conflict")
+    op.drop_table("sync_blob_sent")
     with op.batch_alter_table("sync_audit", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_sync_audit_school_id"))
         batch_op.drop_index(batch_op.f("ix_sync_audit_recorded_at"))
