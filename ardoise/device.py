@@ -29,7 +29,8 @@ from ardoise.errors import Invalid
 from ardoise.i18n import N_
 
 SYNC_NOW = "sync_now"
-REQUEST_KINDS = (SYNC_NOW,)
+PACKS_NOW = "packs_now"  # install queued packs (USB) and look for new versions now
+REQUEST_KINDS = (SYNC_NOW, PACKS_NOW)
 REQUEST_SOURCES = ("web", "button", "cli", "schedule")
 AGENT_KEY = "agent"
 ACTIVITY_KEY = "activity"

@@ -129,15 +129,35 @@ SETTINGS: tuple[Setting, ...] = (
             "them."),
     Setting("sync_bandwidth_kbps", 0, "Upper bound of the sync's own traffic, in kbit/s, so "
             "that the school's link stays usable. 0: no bound.", type=int, minimum=0),
-    Setting("sync_photo_max_px", 0, "Before upload, shrink photos handed in to at most this "
-            "many pixels on their longer side (needs Pillow). 0: send them as they are.",
-            type=int, minimum=0),
     Setting("sync_audit_days", 90, "How long values that lost a concurrent edit are kept "
             "for review.", type=int, minimum=1),
     Setting("sync_transfer_days", 7, "How long the state of unfinished transfers is kept so "
             "that a sync resumes where it stopped (at least 7).", type=int, minimum=7),
     Setting("sync_max_clock_ahead_hours", 48, "Changes stamped further ahead of this side's "
             "clock are refused (a device whose clock is wrong).", type=int, minimum=1),
+    # -- content packs (see docs/packs.md)
+    Setting("pack_trusted_keys", "/etc/ardoise/trusted-publishers", "Publisher keys whose "
+            "packs this hub installs: comma-separated folders of *.pub files, .pub files or "
+            "keys (base64). The SD image writes them into the default folder."),
+    Setting("pack_allow_unsigned", False, "Also install packs that carry no signature "
+            "(development and demos only; a signature that is there is always checked).",
+            type=bool),
+    Setting("pack_source", "", "Where the agent looks for new packs and versions: the rsync "
+            "address of the central's pack tree (rsync://central.example:873/packs) or a "
+            "folder. Empty: no automatic updates."),
+    Setting("pack_subscriptions", "", "Comma-separated ids of the packs the agent installs "
+            "from pack_source. Empty: every pack it offers."),
+    Setting("pack_check_minutes", 360, "How often the agent looks for new pack versions at "
+            "pack_source.", type=int, minimum=5),
+    Setting("pack_bandwidth_kbps", 0, "Upper bound of pack downloads, in kbit/s, so that the "
+            "school's link stays usable (one pull may set its own). 0: no bound.",
+            type=int, minimum=0),
+    Setting("pack_connect_timeout_seconds", 30, "Give up connecting to a pack source after "
+            "this many seconds.", type=int, minimum=1),
+    Setting("pack_io_timeout_seconds", 120, "Stop a pack download that receives nothing for "
+            "this many seconds; the next attempt resumes it.", type=int, minimum=5),
+    Setting("pack_usb_mount_root", "/media", "Folder under which USB sticks are mounted; the "
+            "packs found on them are offered on the technician page."),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -270,7 +290,8 @@ def load_settings(
 
 
 # Variables with our prefix that are not settings (read by the CLI itself, or by the tests).
-_IGNORED_ENV = frozenset({"ARDOISE_CONFIG", "ARDOISE_DEBUG", "ARDOISE_TEST_POSTGRES_URL"})
+_IGNORED_ENV = frozenset({"ARDOISE_CONFIG", "ARDOISE_DEBUG", "ARDOISE_TEST_POSTGRES_URL",
+                          "ARDOISE_IMAGE_MEDIUM"})
 
 
 def _apply(values: dict[str, Any], sources: dict[str, str], data: dict[str, Any],

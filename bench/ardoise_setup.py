@@ -13,6 +13,7 @@ import argparse
 import datetime as dt
 import json
 import shutil
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -144,7 +145,9 @@ def server(port: int, kind: str = "waitress") -> Server:
     else:
         raise SystemExit(f"unknown server {kind}: choose from {', '.join(SERVERS)}")
     env.pop("ARDOISE_CONFIG")
-    return Server(f"ardoise-{kind}", argv, port, env=env)
+    # gunicorn's SIGTERM waits up to 30 s for kept-alive connections; SIGINT stops at once.
+    stop = signal.SIGINT if kind.startswith("gunicorn-") else signal.SIGTERM
+    return Server(f"ardoise-{kind}", argv, port, env=env, stop_signal=stop)
 
 
 def session_start(client: Client) -> str:

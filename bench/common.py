@@ -127,8 +127,9 @@ class Server:
 
     def __init__(self, name: str, argv: Sequence[str], port: int,
                  env: Mapping[str, str] | None = None, cwd: Path | None = None,
-                 log_file: Path | None = None) -> None:
+                 log_file: Path | None = None, stop_signal: int = signal.SIGTERM) -> None:
         self.name = name
+        self.stop_signal = stop_signal
         self.argv = list(argv)
         self.port = port
         self.env = {**os.environ, **(env or {})}
@@ -196,7 +197,7 @@ class Server:
             return
         pid = self.proc.pid
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(pid, signal.SIGTERM)  # our child leads its own group: pgid == pid
+            os.killpg(pid, self.stop_signal)  # our child leads its own group: pgid == pid
         try:
             self.proc.wait(timeout=20)
         except subprocess.TimeoutExpired:

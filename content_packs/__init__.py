@@ -1,9 +1,11 @@
-"""Content packs: manifest, verification, atomic install into the data folder, catalogue
-and search.
+"""Content packs: manifest, signatures, verification, atomic install into the data folder,
+distribution (rsync daemon, folders, USB sticks), catalogue, search and ZIM archives.
 
 Never imports Flask: the web app, the agent, the CLI and the central all use it.
+`content_packs.zim` (libzim) is imported on use, not here.
 """
 
+from content_packs.build import BuildReport, build_manifest
 from content_packs.catalog import (
     InstalledPack,
     Resource,
@@ -15,68 +17,144 @@ from content_packs.catalog import (
     resource_files,
     served_file,
 )
+from content_packs.errors import FileDamaged, PackRefused, TransferFailed
 from content_packs.install import (
-    PackRefused,
     check_folder,
     check_installable,
     install_pack,
+    install_staged,
     install_work,
     link_active_versions,
+    recover,
     reindex,
     remove_pack,
+    rollback,
     verify_tree,
 )
 from content_packs.manifest import (
     CYCLES,
     KIND_LABELS,
     KINDS,
+    LICENCES,
     SUBJECTS,
+    Dependency,
     Manifest,
     ManifestError,
     PackFile,
     ResourceSpec,
     Text,
+    licence_name,
     parse_manifest,
     read_manifest,
     write_manifest,
 )
+from content_packs.publish import Published, export_pack, publish_pack, write_index
+from content_packs.pull import PullProgress, PullResult, newer_offers, pull_pack, scan
+from content_packs.rsync import TransferOptions, TransferStats
 from content_packs.search import Facets, Filters, ResultPage, check_filters, facets, find_resources
+from content_packs.serve import rsyncd_config, serve
+from content_packs.signing import (
+    Trust,
+    generate_key,
+    load_private_key,
+    load_trust,
+    trust_from_settings,
+)
+from content_packs.sources import (
+    Catalogue,
+    FolderSource,
+    Offer,
+    RsyncSource,
+    find_usb_sources,
+    open_source,
+)
+from content_packs.status import (
+    StatusRecorder,
+    queue_install,
+    queued_installs,
+    read_transfer,
+)
+from content_packs.tasks import PackTask, agent_tasks
+from content_packs.verify import Report, verify_folder, verify_installed
 
 __all__ = [
     "CYCLES",
     "KINDS",
     "KIND_LABELS",
+    "LICENCES",
     "SUBJECTS",
+    "BuildReport",
+    "Catalogue",
+    "Dependency",
     "Facets",
+    "FileDamaged",
     "Filters",
+    "FolderSource",
     "InstalledPack",
     "Manifest",
     "ManifestError",
+    "Offer",
     "PackFile",
     "PackRefused",
+    "PackTask",
+    "Published",
+    "PullProgress",
+    "PullResult",
+    "Report",
     "Resource",
     "ResourceFile",
     "ResourceSpec",
     "ResultPage",
+    "RsyncSource",
     "ServedFile",
+    "StatusRecorder",
     "Text",
+    "TransferFailed",
+    "TransferOptions",
+    "TransferStats",
+    "Trust",
     "active_pack",
+    "agent_tasks",
+    "build_manifest",
     "check_filters",
     "check_folder",
     "check_installable",
+    "export_pack",
     "facets",
     "find_resources",
+    "find_usb_sources",
+    "generate_key",
     "get_resource",
     "install_pack",
+    "install_staged",
     "install_work",
+    "licence_name",
     "link_active_versions",
     "list_packs",
+    "load_private_key",
+    "load_trust",
+    "newer_offers",
+    "open_source",
     "parse_manifest",
+    "publish_pack",
+    "pull_pack",
+    "queue_install",
+    "queued_installs",
     "read_manifest",
+    "read_transfer",
+    "recover",
     "reindex",
     "remove_pack",
     "resource_files",
+    "rollback",
+    "rsyncd_config",
+    "scan",
+    "serve",
     "served_file",
+    "trust_from_settings",
+    "verify_folder",
+    "verify_installed",
     "verify_tree",
+    "write_index",
     "write_manifest",
 ]

@@ -42,6 +42,7 @@ HTTP_TYPE = "_http._tcp.local."
 MAX_LABEL_BYTES = 63  # DNS label limit for the instance name
 QUERY_MS = 1000  # how long to wait for another device answering to our name
 REGISTER_TIMEOUT = 20.0
+RESOLVE_MS = 2000  # details of a service seen while browsing (usually already cached)
 
 
 @dataclass(frozen=True)
@@ -262,7 +263,7 @@ def discover(seconds: float = 3.0, *, interfaces: list[str] | None = None,
             names = list(collector.names)
         found: list[SeenService] = []
         for name in names:
-            info = zc.get_service_info(ARDOISE_TYPE, name, timeout=QUERY_MS)
+            info = zc.get_service_info(ARDOISE_TYPE, name, timeout=RESOLVE_MS)
             if info is not None:
                 found.append(_seen(info))
     finally:
@@ -270,6 +271,15 @@ def discover(seconds: float = 3.0, *, interfaces: list[str] | None = None,
     return sorted(found, key=lambda s: (s.role != "central", s.role, s.instance))
 
 
+def find_central(seconds: float = 2.0, *, interfaces: list[str] | None = None) -> str | None:
+    """The address of a central server answering on this network, if any (the sync
+    engine tries it when the configured central cannot be reached)."""
+    for seen in discover(seconds, interfaces=interfaces):
+        if seen.role == "central" and seen.url:
+            return seen.url.rstrip("/")
+    return None
+
+
 __all__ = ["ARDOISE_TYPE", "HTTP_TYPE", "Announcement", "Announcer", "SeenService",
-           "build_announcement", "discover", "instance_name", "interfaces_setting",
+           "build_announcement", "discover", "find_central", "instance_name", "interfaces_setting",
            "local_addresses"]

@@ -15,10 +15,11 @@ from ardoise import __version__
 from ardoise.i18n import cli_locale
 from ardoise.settings import Settings
 from hardware.agent import Agent, HardwareState
-from hardware.discovery import Announcer, build_announcement, interfaces_setting
+from hardware.discovery import Announcer, build_announcement, find_central, interfaces_setting
 from hardware.identity import device_id, school_info
 from hardware.lights import Devices, HardwareError, default_pin_factory, open_devices
 from hardware.status import Sampler, Thresholds, sources_from_settings
+from sync.agent import use_finder
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,9 @@ def build_agent(settings: Settings, sessions: Callable[[], Session], *,
                       limits=Thresholds.from_settings(settings, check_agent=False))
     announcer = None
     dev_id = device_id(Path(settings.data_dir))
+    if settings.discovery_enabled and settings.role == "hub":
+        interfaces = interfaces_setting(settings.discovery_interfaces)
+        use_finder(lambda: find_central(interfaces=interfaces))
 
     def announcement() -> Any:
         with sessions() as s:

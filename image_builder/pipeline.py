@@ -71,10 +71,11 @@ def check(config: BuildConfig, out_dir: Path, cache_dir: Path,
                                      "supported yet; build from Debian packages instead."))
 
 
-def _run(argv: Sequence[str], echo: Callable[[str], None] | None = None,
-         env: dict[str, str] | None = None, stdin: str | None = None) -> str:
+def _run(argv: Sequence[str], env: dict[str, str] | None = None, stdin: str | None = None,
+         inherit_env: bool = True) -> str:
+    full_env = {**os.environ, **(env or {})} if inherit_env else dict(env or {})
     res = subprocess.run(["nice", *argv], input=stdin, text=True, capture_output=True,
-                         env={**os.environ, **(env or {})}, check=False)
+                         env=full_env, check=False)
     if res.returncode != 0:
         raise BuildFailed(N_("%(command)s failed: %(output)s"), command=" ".join(argv[:3]),
                           output=(res.stderr or res.stdout).strip()[-1500:])
@@ -266,8 +267,10 @@ def configure(root: Path, config: BuildConfig) -> None:
     if not _has_account(root, "gpio", "group"):
         chroot(root, "addgroup", "--system", "gpio")
     chroot(root, "usermod", "--lock", "root")  # no password opens root, ever
-    # Settings come from ardoise.toml, never from a console prompt on first boot.
-    chroot(root, "systemctl", "mask", "systemd-firstboot.service")
+    # Settings come from ardoise.toml, never from a console prompt on first boot; and the
+    # hub updates by a new image, not by apt fetching lists over the school's thin link.
+    chroot(root, "systemctl", "mask", "systemd-firstboot.service", "apt-daily.timer",
+           "apt-daily-upgrade.timer")
     for unit in ("hostapd.service",):
         if (root / "lib/systemd/system" / unit).exists():
             chroot(root, "systemctl", "unmask", unit)
@@ -378,7 +381,11 @@ def bake_pack(source: str, data_dir: Path) -> None:
     ardoise = Path(sys.executable).with_name("ardoise")
     settings = data_dir.parent / "bake.toml"
     settings.write_text(f"data_dir = {json.dumps(str(data_dir))}\n")
-    _run([str(ardoise), "--config", str(settings), "pack", "install", str(folder)])
+    # Only this file decides where the pack goes: the build machine's ARDOISE_* variables
+    # (a developer's data_dir, say) must not redirect it.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ARDOISE_")}
+    _run([str(ardoise), "--config", str(settings), "pack", "install", str(folder)], env=env,
+         inherit_env=False)
 
 
 __all__ = ["BOOT_CHAIN_PACKAGES", "PACKAGES", "SYSTEM_PACKAGES", "BuildResult", "bootstrap",

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, false, or_, select, update
+from sqlalchemy import Connection, and_, delete, false, func, or_, select, update
 
 from ardoise.errors import NotFound
 from ardoise.i18n import N_
@@ -52,9 +52,11 @@ def unseen(conn: Connection, registry: Registry, scope: Scope, their: Vector,
         query = (select(*cols).where(scope.where(rule), _unseen_condition(t, their, instances))
                  .order_by(t.c.id).execution_options(yield_per=batch))
         result = conn.execute(query)
-        for part in result.partitions(batch):
-            yield Batch(rule, [c.name for c in cols], [tuple(r) for r in part])
-        result.close()
+        try:
+            for part in result.partitions(batch):
+                yield Batch(rule, [c.name for c in cols], [tuple(r) for r in part])
+        finally:  # also when the caller stops early (a server-side cursor on PostgreSQL)
+            result.close()
     cols = [PURGE.c[n] for n in ("id", "table_name", "row_id", "school_id", "classroom_id",
                                  "sync_instance", "sync_counter", "sync_hlc")]
     cond = _unseen_condition(PURGE, their, instances)
@@ -66,9 +68,11 @@ def unseen(conn: Connection, registry: Registry, scope: Scope, their: Vector,
     result = conn.execute(select(*cols).where(cond).order_by(PURGE.c.sync_instance,
                                                              PURGE.c.sync_counter)
                           .execution_options(yield_per=batch))
-    for part in result.partitions(batch):
-        yield Batch(None, [c.name for c in cols], [tuple(r) for r in part])
-    result.close()
+    try:
+        for part in result.partitions(batch):
+            yield Batch(None, [c.name for c in cols], [tuple(r) for r in part])
+    finally:
+        result.close()
 
 
 def adopt_unstamped(conn: Connection, registry: Registry,
@@ -114,4 +118,17 @@ def purge(conn: Connection, registry: Registry, table_name: str, ids: list[uuid.
     return done
 
 
-__all__ = ["Batch", "adopt_unstamped", "purge", "unseen"]
+
+
+def count_unseen(conn: Connection, registry: Registry, scope: Scope, their: Vector) -> int:
+    """How many rows of `scope` a holder of `their` has not seen (pending data)."""
+    instances = inst.known_instances(conn) | {inst.current(conn).instance} | set(their)
+    total = 0
+    for rule in registry:
+        t = rule.table
+        total += conn.execute(select(func.count()).select_from(t).where(
+            scope.where(rule), _unseen_condition(t, their, instances))).scalar_one()
+    return total
+
+
+__all__ = ["Batch", "adopt_unstamped", "count_unseen", "purge", "unseen"]

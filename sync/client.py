@@ -226,7 +226,8 @@ def sync_round(engine: Engine, registry: Registry, transport: Transport, scope: 
             out = transfer.pending(conn, central, scope) if central else None
             their = vectors.knowledge(conn, central, scope) if central else {}
             unseen = out is None and any(
-                b.rows for b in _first(changes.unseen(conn, registry, scope, their)))
+                b.rows for b in protocol._first_rows(
+                    changes.unseen(conn, registry, scope, their)))
         if out is None and unseen and central is not None:
             out = transfer.prepare(engine, registry, scope, their, central, clock)
         push_frames: list[bytes] = []
@@ -265,6 +266,8 @@ def sync_round(engine: Engine, registry: Registry, transport: Transport, scope: 
             with engine.begin() as conn:
                 out = transfer.acknowledge(conn, out.id, int(acked["seq"]))
             stats.pushed_frames += len(push_frames)
+            if out is not None and out.finished:
+                stats.pushed_rows += out.rows
         pull = head.get("pull") or {}
         total, first = int(pull.get("frames", 0)), int(pull.get("from", 0))
         received = 0
@@ -285,21 +288,17 @@ def sync_round(engine: Engine, registry: Registry, transport: Transport, scope: 
                 progress((first + received) / total, "pull")
         vec = head.get("vec")
         if central is not None and vec is not None:
+            theirs = vectors.from_wire(vec)
             with engine.begin() as conn:
-                vectors.merge(conn, central, scope, vectors.from_wire(vec))
+                vectors.merge(conn, central, scope, theirs)
+                if head.get("pull") is None:  # nothing we lack: we know what it knows
+                    vectors.merge(conn, local, scope, theirs)
         push_done = out is None or out.finished
         pull_done = first + received >= total
         if push_done and pull_done:
             stats.done = True
             return stats
     return stats
-
-
-def _first(it: Any) -> list[changes.Batch]:
-    for batch in it:
-        if batch.rows:
-            return [batch]
-    return []
 
 
 @dataclass

@@ -29,7 +29,7 @@ from sqlalchemy import Engine
 
 from ardoise.errors import ArdoiseError, Forbidden, Invalid
 from ardoise.i18n import N_
-from sync import frames, transfer, vectors
+from sync import changes, frames, transfer, vectors
 from sync import instance as inst
 from sync.registry import Registry
 from sync.scope import Scope
@@ -146,19 +146,40 @@ def serve_round(engine: Engine, registry: Registry, body: bytes, *, peer: uuid.U
         if out is not None and (out.peer != peer or out.finished):
             out = None
         start_seq = next_seq
-    if out is None:
-        out = transfer.prepare(engine, registry, scope, their, peer, clock)
-        start_seq = 0
-    budget = min(_int(header.get("max"), PULL_BUDGET), PULL_BUDGET) or PULL_BUDGET
     with engine.connect() as conn:
-        data_out = list(transfer.out_frames(conn, out.id, start_seq, budget))
         local = inst.current(conn).instance
-        vec = vectors.knowledge(conn, local, scope)
+        vec = vectors.knowledge(conn, local, scope)  # read before looking for rows
+        nothing = out is None and not any(
+            b.rows for b in _first_rows(changes.unseen(conn, registry, scope, their)))
+    pull_head: dict[str, Any] | None = None
+    data_out: list[bytes] = []
+    if not nothing:
+        if out is None:
+            out = transfer.prepare(engine, registry, scope, their, peer, clock)
+            start_seq = 0
+        budget = min(_int(header.get("max"), PULL_BUDGET), PULL_BUDGET) or PULL_BUDGET
+        with engine.connect() as conn:
+            data_out = list(transfer.out_frames(conn, out.id, start_seq, budget))
+        pull_head = {"id": out.id.bytes, "frames": out.frames, "from": start_seq,
+                     "rows": out.rows}
+    # With nothing to send, "vec" alone tells the hub it has everything we had: the same
+    # as a transfer of no rows, without storing one.
     head = {"src": local.bytes, "vec": vectors.to_wire(vec), "acked": acked,
-            "pull": {"id": out.id.bytes, "frames": out.frames, "from": start_seq,
-                     "rows": out.rows},
-            "time": clock.ms()}
+            "pull": pull_head, "time": clock.ms()}
     return pack_message(RESPONSE_MAGIC, head), data_out
+
+
+def _first_rows(batches: Iterator[changes.Batch]) -> list[changes.Batch]:
+    """The first non-empty batch only (then the query stops)."""
+    try:
+        for batch in batches:
+            if batch.rows:
+                return [batch]
+        return []
+    finally:
+        close = getattr(batches, "close", None)
+        if close is not None:
+            close()
 
 
 __all__ = ["PULL_BUDGET", "PUSH_BUDGET", "REQUEST_MAGIC", "RESPONSE_MAGIC", "pack_message",

@@ -125,12 +125,14 @@ def out_frames(conn: Connection, tid: uuid.UUID, start: int, max_bytes: int | No
     result = conn.execute(select(OUT_FRAME.c.data).where(
         OUT_FRAME.c.transfer_id == tid, OUT_FRAME.c.seq >= start).order_by(OUT_FRAME.c.seq)
         .execution_options(yield_per=8))
-    for (data,) in result:
-        if max_bytes is not None and sent and sent + len(data) > max_bytes:
-            break
-        sent += len(data)
-        yield data
-    result.close()
+    try:
+        for (data,) in result:
+            if max_bytes is not None and sent and sent + len(data) > max_bytes:
+                break
+            sent += len(data)
+            yield data
+    finally:
+        result.close()
 
 
 def acknowledge(conn: Connection, tid: uuid.UUID, seq: int) -> OutTransfer | None:

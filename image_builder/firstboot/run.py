@@ -366,8 +366,9 @@ def render_log(report: Report, when: dt.datetime) -> str:
             out.append(t(N_("ardoise.toml has %(count)s problem(s); nothing was applied:"),
                          count=len(report.problems)))
             out.extend(f"  - {p.render(locale)}" for p in report.problems)
+        colon = " :" if locale.startswith("fr") else ":"
         for o in report.steps:
-            line = f"  - {t(STEP_TITLES[o.name])}: {t(STATUS_TEXT[o.status])}"
+            line = f"  - {t(STEP_TITLES[o.name])}{colon} {t(STATUS_TEXT[o.status])}"
             if o.message:
                 line += f" ({t(o.message, **o.params)})"
             out.append(line)

@@ -43,7 +43,7 @@ def test_install_copies_verifies_and_records(tmp_path: Path, data_dir: Path,
         assert stat.S_IMODE(copy.stat().st_mode) == 0o644
     assert stat.S_IMODE(root.stat().st_mode) == 0o755
     assert os.readlink(data_dir / "packs" / "essai" / "current") == "1.0.0"
-    assert list((data_dir / "staging").iterdir()) == []
+    assert not (data_dir / "staging").exists()
 
     resources = session.scalars(select(Resource).order_by(Resource.position)).all()
     assert [r.uid for r in resources] == [f"essai/{r['id']}" for r in default_resources()]

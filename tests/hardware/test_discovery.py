@@ -47,7 +47,7 @@ def test_a_hub_and_a_central_are_discovered(announcers: list[Announcer]) -> None
     hub, central = str(uuid.uuid4()), str(uuid.uuid4())
     _start(announcers, _announcement(hub))
     _start(announcers, _announcement(central, role="central", school=""))
-    found = discover(1.5, interfaces=LOOPBACK)
+    found = discover(3.0, interfaces=LOOPBACK)
     by_id = {s.hub_id: s for s in found}
     assert {hub, central} <= set(by_id)
     a = by_id[hub]
@@ -65,7 +65,7 @@ def test_two_hubs_of_one_school_have_distinct_names(announcers: list[Announcer])
     a, b = str(uuid.uuid4()), str(uuid.uuid4())
     _start(announcers, _announcement(a))
     _start(announcers, _announcement(b))
-    found = {s.hub_id: s.instance for s in discover(1.5, interfaces=LOOPBACK)}
+    found = {s.hub_id: s.instance for s in discover(3.0, interfaces=LOOPBACK)}
     assert found[a] != found[b]
     assert {found[a], found[b]} == {f"Ardoise École du Littoral {short_id(a)}",
                                     f"Ardoise École du Littoral {short_id(b)}"}
@@ -83,7 +83,7 @@ def test_a_name_already_answered_by_another_device_gets_a_number(
     second = _start(announcers, _announcement(clone), query_ms=4000)
     assert first.instance == f"Ardoise École du Littoral {short_id(hub)}"
     assert second.instance == f"Ardoise École du Littoral {short_id(hub)} (2)"
-    names = {s.instance for s in discover(1.5, interfaces=LOOPBACK)}
+    names = {s.instance for s in discover(3.0, interfaces=LOOPBACK)}
     assert {first.instance, second.instance} <= names
 
 

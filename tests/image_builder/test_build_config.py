@@ -125,3 +125,10 @@ def test_cli_check_settings(tmp_path: Path) -> None:
                         env={"ARDOISE_LANGUAGE": "en"})
     assert bad.exit_code == 1
     assert "school.hub_name: Missing" in bad.output and "wifi.country" in bad.output
+
+
+def test_the_example_in_the_docs_is_valid() -> None:
+    example = Path(__file__).resolve().parents[2] / "docs" / "build.example.toml"
+    config = load_build_config(example)
+    assert config.compress == "xz" and config.packs
+    assert all(Path(p).is_dir() for p in config.packs)
