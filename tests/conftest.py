@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
 import threading
 from collections.abc import Iterator
@@ -15,7 +17,13 @@ from flask.testing import FlaskClient, FlaskCliRunner
 from ardoise.db import Base, make_engine
 from hub import create_app
 from hub.db import database, upgrade
-from tests.pg import scratch_database
+from tests.pg import scratch_database, shared_test_url
+
+# Give the PostgreSQL tests their database even when pytest is run directly (this runs
+# before the test packages' own conftest files read the variable).
+if not os.environ.get("ARDOISE_TEST_POSTGRES_URL"):
+    with contextlib.suppress(Exception):
+        os.environ["ARDOISE_TEST_POSTGRES_URL"] = shared_test_url()
 
 
 @pytest.fixture(scope="session")

@@ -38,6 +38,25 @@ def admin_url() -> str:
     return SOCKET_URL
 
 
+def shared_test_url(name: str = "ardoise_test") -> str:
+    """The URL of a test database on the local server (started and created if needed).
+
+    `script/test` exports it as ARDOISE_TEST_POSTGRES_URL; a bare `pytest` run gets the
+    same from here, so the PostgreSQL contract tests never depend on how they were started.
+    """
+    ensure_server_running()
+    admin = create_engine(admin_url(), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"),
+                                  {"n": name}).scalar()
+            if not exists:
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        admin.dispose()
+    return make_url(admin_url()).set(database=name).render_as_string(hide_password=False)
+
+
 @contextmanager
 def scratch_database() -> Iterator[str]:
     """Create a fresh database, yield its URL, drop it afterwards."""
