@@ -27,7 +27,9 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
+from ardoise.clock import utcnow
 from ardoise.ids import uuid7
+from ardoise.sqlite import BUSY_TIMEOUT_MS, apply_pragmas
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -37,11 +39,7 @@ NAMING = {
     "pk": "pk_%(table_name)s",
 }
 
-SQLITE_BUSY_TIMEOUT_MS = 5000
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+SQLITE_BUSY_TIMEOUT_MS = BUSY_TIMEOUT_MS
 
 
 class UTCDateTime(TypeDecorator[dt.datetime]):
@@ -94,12 +92,7 @@ class Synced:
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-    cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-    cur.execute("PRAGMA synchronous=FULL")
-    cur.close()
+    apply_pragmas(dbapi_conn)  # the same set-up as the agent's plain sqlite3 connection
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:

@@ -11,30 +11,37 @@ up"), so this lives in the core where every package may import it:
 
 Neither table syncs: they describe this device only. Functions add and change rows; the
 caller commits, so a web view can make a request in the same transaction as its own work.
+What the rows mean (kinds, keys, the task result document) is in `ardoise.device_protocol`,
+shared with the agent's plain sqlite3 access (`hardware.store`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Index, String, Text, delete, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from ardoise.db import Base, utcnow
-from ardoise.errors import Invalid
-from ardoise.i18n import N_
-
-SYNC_NOW = "sync_now"
-PACKS_NOW = "packs_now"  # install queued packs (USB) and look for new versions now
-REQUEST_KINDS = (SYNC_NOW, PACKS_NOW)
-REQUEST_SOURCES = ("web", "button", "cli", "schedule")
-AGENT_KEY = "agent"
-ACTIVITY_KEY = "activity"
-KEEP_FINISHED_REQUESTS = 50
+from ardoise.device_protocol import (
+    ACTIVITY_KEY,
+    AGENT_KEY,
+    KEEP_FINISHED_REQUESTS,
+    MESSAGE_MAX,
+    PACKS_NOW,
+    REQUEST_KINDS,
+    REQUEST_SOURCES,
+    SYNC_NOW,
+    TaskResult,
+    check_request,
+    new_task_result,
+    parse_state_text,
+    state_text,
+    task_result_from_document,
+    task_state_key,
+)
 
 
 class DeviceRequest(Base):
@@ -63,29 +70,13 @@ class DeviceState(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
-@dataclass(frozen=True)
-class TaskResult:
-    """The last run of an agent task (for "sync": the last sync)."""
-
-    task: str
-    ok: bool
-    at: dt.datetime
-    message: str = ""
-    started_at: dt.datetime | None = None
-    details: dict[str, Any] | None = None
-    last_ok_at: dt.datetime | None = None  # the last successful run, this one or earlier
-
-
 # -- requests ---------------------------------------------------------------------------
 
 def request(session: Session, kind: str, source: str, *, now: dt.datetime | None = None
             ) -> DeviceRequest:
     """Ask the agent for `kind`. A request of the same kind still waiting is reused, so a
     teacher pressing "Sync now" five times asks for one sync."""
-    if kind not in REQUEST_KINDS:
-        raise Invalid(N_("Unknown device request %(kind)s."), kind=kind)
-    if source not in REQUEST_SOURCES:
-        raise Invalid(N_("Unknown source %(source)s for a device request."), source=source)
+    check_request(kind, source)
     waiting = session.scalars(select(DeviceRequest).where(
         DeviceRequest.kind == kind, DeviceRequest.taken_at.is_(None))
         .order_by(DeviceRequest.id).limit(1)).first()
@@ -130,7 +121,7 @@ def finish_requests(session: Session, ids: Iterable[int], *, ok: bool, message: 
     id_list = list(ids)
     if id_list:
         for row in session.scalars(select(DeviceRequest).where(DeviceRequest.id.in_(id_list))):
-            row.done_at, row.ok, row.message = at, ok, message[:2000]
+            row.done_at, row.ok, row.message = at, ok, message[:MESSAGE_MAX]
     keep = select(DeviceRequest.id).where(DeviceRequest.done_at.is_not(None)).order_by(
         DeviceRequest.id.desc()).limit(KEEP_FINISHED_REQUESTS)
     session.execute(delete(DeviceRequest).where(
@@ -142,7 +133,7 @@ def finish_requests(session: Session, ids: Iterable[int], *, ok: bool, message: 
 
 def write_state(session: Session, key: str, data: dict[str, Any], *,
                 now: dt.datetime | None = None) -> None:
-    text = json.dumps(data, sort_keys=True, default=str)
+    text = state_text(data)
     row = session.get(DeviceState, key)
     if row is None:
         session.add(DeviceState(key=key, data=text, updated_at=now or utcnow()))
@@ -155,11 +146,8 @@ def read_state(session: Session, key: str) -> tuple[dict[str, Any], dt.datetime]
     row = session.get(DeviceState, key)
     if row is None:
         return None
-    try:
-        data = json.loads(row.data)
-    except ValueError:
-        return None
-    return (data if isinstance(data, dict) else {}), row.updated_at
+    data = parse_state_text(row.data)
+    return None if data is None else (data, row.updated_at)
 
 
 def clear_state(session: Session, key: str) -> None:
@@ -174,49 +162,29 @@ def record_task_result(session: Session, task: str, *, ok: bool, message: str = 
     """The last result of an agent task. The agent calls it after each run; a sync made
     outside the agent (CLI, USB bundle) calls it with task="sync" too."""
     at = now or utcnow()
-    previous = last_task_result(session, task)
-    last_ok = at if ok else (previous.last_ok_at if previous else None)
-    result = TaskResult(task=task, ok=ok, at=at, message=message[:2000],
-                        started_at=started_at, details=details or {}, last_ok_at=last_ok)
-    write_state(session, f"task:{task}", {
-        "ok": ok, "at": at.isoformat(), "message": result.message,
-        "started_at": started_at.isoformat() if started_at else None,
-        "last_ok_at": last_ok.isoformat() if last_ok else None,
-        "details": result.details}, now=at)
+    result, doc = new_task_result(last_task_result(session, task), task, ok=ok,
+                                  message=message, details=details, started_at=started_at,
+                                  at=at)
+    write_state(session, task_state_key(task), doc, now=at)
     return result
 
 
 def last_task_result(session: Session, task: str) -> TaskResult | None:
-    found = read_state(session, f"task:{task}")
-    if found is None:
-        return None
-    data, updated = found
-    return TaskResult(task=task, ok=bool(data.get("ok")),
-                      at=_parse_time(data.get("at")) or updated,
-                      message=str(data.get("message") or ""),
-                      started_at=_parse_time(data.get("started_at")),
-                      details=data.get("details") if isinstance(data.get("details"), dict)
-                      else {},
-                      last_ok_at=_parse_time(data.get("last_ok_at")))
+    found = read_state(session, task_state_key(task))
+    return None if found is None else task_result_from_document(task, *found)
 
 
 def last_sync(session: Session) -> TaskResult | None:
     return last_task_result(session, "sync")
 
 
-def _parse_time(value: object) -> dt.datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = dt.datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
-
-
 __all__ = [
     "ACTIVITY_KEY",
     "AGENT_KEY",
+    "KEEP_FINISHED_REQUESTS",
+    "PACKS_NOW",
+    "REQUEST_KINDS",
+    "REQUEST_SOURCES",
     "SYNC_NOW",
     "DeviceRequest",
     "DeviceState",

@@ -3,6 +3,10 @@
 Library code marks user-facing text with `N_()` and raises errors carrying the English
 message id and its parameters; the edge (a web view or a CLI command) translates it into
 the user's language with the one set of catalogues kept in `ardoise/translations`.
+
+Babel is loaded on the first translation, not on import: every process imports this module
+(through `N_`), and the long-running device agent should not carry Babel for messages it
+rarely shows (docs/decisions.md, "The device agent stays small").
 """
 
 from __future__ import annotations
@@ -10,8 +14,10 @@ from __future__ import annotations
 import functools
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from babel.support import NullTranslations, Translations
+if TYPE_CHECKING:
+    from babel.support import NullTranslations
 
 TRANSLATIONS_DIR = Path(__file__).with_name("translations")
 LANGUAGES = ("fr_CA", "en")
@@ -26,6 +32,8 @@ def N_(message: str) -> str:
 @functools.lru_cache(maxsize=8)
 def translations(locale: str) -> NullTranslations:
     """Load the catalogue for a locale (fr_CA falls back to fr), or pass-through for English."""
+    from babel.support import Translations
+
     return Translations.load(str(TRANSLATIONS_DIR), [locale, locale.split("_")[0]])
 
 

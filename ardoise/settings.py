@@ -96,6 +96,9 @@ SETTINGS: tuple[Setting, ...] = (
             "shutdown (button held)."),
     Setting("hw_restore_network_command", "/usr/lib/ardoise/restore-network", "Command the "
             "agent runs to restore the network settings (button held at start)."),
+    Setting("agent_task_timeout_minutes", 240, "The agent stops a task (a sync, a pack "
+            "download) still running after this many minutes; the next run resumes where it "
+            "stopped.", type=int, minimum=1),
     Setting("status_interval_seconds", 30, "How often the agent samples the device status and "
             "updates the lights.", type=int, minimum=1),
     Setting("status_write_seconds", 900, "At most how often the agent writes its unchanged "

@@ -1,4 +1,4 @@
-"""Every benchmark of the hub web process, one command, about 10 minutes on 2 cores.
+"""Every benchmark of the hub web process, one command: 10 to 14 minutes on 2 cores.
 
 Prepares both sides (Kolibri 0.19.5 in bench/.work/kolibri-venv, the Ardoise data folder),
 then runs bench/web_bench.py (Ardoise beside Kolibri, against the targets) and

@@ -16,13 +16,14 @@ from hub.app import create_app
 
 def main() -> None:
     port, threads = int(sys.argv[1]), int(sys.argv[2])
-    server = Server(("127.0.0.1", port), create_app(), numthreads=threads)
+    server = Server(("127.0.0.1", port), create_app(), numthreads=threads,
+                    shutdown_timeout=1)
 
     def stop(_sig: int, _frame: FrameType | None) -> None:
-        server.stop()
+        raise KeyboardInterrupt  # safe_start() then stops the server
 
     signal.signal(signal.SIGTERM, stop)
-    server.start()
+    server.safe_start()
 
 
 if __name__ == "__main__":

@@ -377,9 +377,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--duration", type=float, default=15, help="seconds per load run")
     parser.add_argument("--warmup", type=float, default=3)
     parser.add_argument("--soak", type=int, default=30_000, help="Ardoise soak requests")
-    parser.add_argument("--kolibri-soak", type=int, default=3_000,
-                        help="Kolibri soak requests (it serves ~25/s here: 30,000 takes 20 "
-                             "minutes; the slope per 10k requests is what compares)")
+    parser.add_argument("--kolibri-soak", type=int, default=1_500,
+                        help="Kolibri soak requests (it serves 10 to 25 per second here: "
+                             "30,000 would take half an hour; compare the slopes)")
     parser.add_argument("--step", type=int, default=1_000, help="RSS sample every N requests")
     parser.add_argument("--launches", type=int, default=3)
     parser.add_argument("--rounds", type=int, default=3, help="sign-in burst rounds")
@@ -401,7 +401,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                                      soak_step=args.step, **common)
     if args.only in (None, "kolibri"):
         results["kolibri"] = measure(kolibri_system(), soak_total=args.kolibri_soak,
-                                     soak_step=max(100, args.step // 4), **common)
+                                     soak_step=max(100, args.kolibri_soak // 10), **common)
     results["load_after"] = load_average()
     path = save("web_bench", results)
     for key in ("ardoise", "kolibri"):

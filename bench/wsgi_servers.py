@@ -119,9 +119,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--servers", default=",".join(ardoise_setup.SERVERS),
                         help=f"comma-separated, from: {', '.join(ardoise_setup.SERVERS)}")
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--duration", type=float, default=6, help="seconds per load run")
-    parser.add_argument("--soak", type=int, default=6_000)
+    parser.add_argument("--soak", type=int, default=4_000)
     parser.add_argument("--launches", type=int, default=2)
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args(argv)

@@ -22,7 +22,9 @@ the next pull of that version finds its files there.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import fcntl
+import functools
 import hashlib
 import json
 import os
@@ -33,7 +35,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from ardoise.errors import Conflict, NotFound, StorageFull
@@ -76,23 +78,37 @@ def install_work(manifest: Manifest) -> int:
 
 def check_folder(folder: Path, manifest: Manifest) -> None:
     """Refuse a folder whose files do not match the manifest, before anything is copied:
-    a listed file missing or of the wrong size, a file not listed, a link leaving the pack
-    or pointing at a folder, anything but a regular file."""
+    a link leaving the pack or pointing at a folder, a listed file missing or of the wrong
+    size, anything but a regular file, a file not listed. One walk of the folder (no path
+    resolved unless it is a link), so packs of thousands of files are checked quickly."""
     pack = manifest.id
+    base = os.fspath(folder)
+    found: dict[str, os.stat_result] = {}
+    for root, dirs, names in os.walk(base):
+        rel_root = os.path.relpath(root, base)
+        prefix = "" if rel_root == "." else rel_root.replace(os.sep, "/") + "/"
+        for name in sorted(dirs) + sorted(names):
+            full = os.path.join(root, name)
+            rel = prefix + name
+            st = os.lstat(full)
+            if stat.S_ISLNK(st.st_mode):
+                if not is_within(folder, Path(full)):
+                    raise PackRefused(N_("Pack %(pack)s: %(file)s is a link that points "
+                                         "outside the pack. It was refused."),
+                                      pack=pack, file=_shown(rel))
+                if os.path.isdir(full):
+                    raise PackRefused(N_("Pack %(pack)s: %(file)s is a link to a folder; a "
+                                         "pack must hold real folders and files."),
+                                      pack=pack, file=_shown(rel))
+                st = os.stat(full)
+            if name not in dirs:
+                found[rel] = st
     for f in manifest.files:
-        full = folder / f.path
-        if not is_within(folder, full):
-            raise PackRefused(N_("Pack %(pack)s: %(file)s is a link that points outside the "
-                                 "pack. It was refused."), pack=pack, file=f.path)
-        try:
-            st = full.stat()
-        except (FileNotFoundError, NotADirectoryError):
+        st = found.get(f.path)
+        if st is None:
             raise PackRefused(N_("Pack %(pack)s: file %(file)s, listed in the manifest, is "
                                  "missing."), hint=N_("Copy the whole pack again."),
-                              pack=pack, file=f.path) from None
-        if stat.S_ISDIR(st.st_mode) and full.is_symlink():
-            raise PackRefused(N_("Pack %(pack)s: %(file)s is a link to a folder; a pack must "
-                                 "hold real folders and files."), pack=pack, file=f.path)
+                              pack=pack, file=f.path)
         if not stat.S_ISREG(st.st_mode):
             raise PackRefused(N_("Pack %(pack)s: %(file)s is not a regular file."),
                               pack=pack, file=f.path)
@@ -102,32 +118,42 @@ def check_folder(folder: Path, manifest: Manifest) -> None:
                               hint=N_("The copy may be incomplete: copy the pack again."),
                               pack=pack, file=f.path, actual=st.st_size, expected=f.size)
     listed = {f.path for f in manifest.files} | PACK_METADATA_FILES
-    for root, dirs, names in os.walk(folder):
-        for name in sorted(dirs) + sorted(names):
-            full = Path(root) / name
-            rel = full.relative_to(folder).as_posix()
-            if full.is_symlink():
-                if not is_within(folder, full):
-                    raise PackRefused(N_("Pack %(pack)s: %(file)s is a link that points "
-                                         "outside the pack. It was refused."),
-                                      pack=pack, file=_shown(rel))
-                if full.is_dir():
-                    raise PackRefused(N_("Pack %(pack)s: %(file)s is a link to a folder; a "
-                                         "pack must hold real folders and files."),
-                                      pack=pack, file=_shown(rel))
-            if name in dirs:
-                continue
-            if rel not in listed:
-                raise PackRefused(N_("Pack %(pack)s: file %(file)s is not listed in the "
-                                     "manifest."),
-                                  hint=N_("Remove it from the folder, or rebuild the pack."),
-                                  pack=pack, file=_shown(rel))
+    for rel in sorted(found):
+        if rel not in listed:
+            raise PackRefused(N_("Pack %(pack)s: file %(file)s is not listed in the "
+                                 "manifest."),
+                              hint=N_("Remove it from the folder, or rebuild the pack."),
+                              pack=pack, file=_shown(rel))
 
 
 def _mismatch(pack: str, path: str) -> FileDamaged:
     return FileDamaged(N_("Pack %(pack)s: file %(file)s is damaged or was altered: its "
                           "SHA-256 does not match the manifest."),
                        hint=N_("Copy the pack again from its source."), pack=pack, file=path)
+
+
+def _syncfs(path: Path) -> bool:
+    """Flush every written file of the file system holding `path` to the card, in one
+    call (Linux syncfs): thousands of small files cost one flush, not one each. False
+    where syncfs is missing (the caller then fsyncs file by file)."""
+    libc = _libc()
+    if libc is None:
+        return False
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        return bool(libc.syncfs(fd) == 0)
+    finally:
+        os.close(fd)
+
+
+@functools.lru_cache(maxsize=1)
+def _libc() -> ctypes.CDLL | None:
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        _ = libc.syncfs
+    except (OSError, AttributeError):
+        return None
+    return libc
 
 
 def _fsync_dir(path: Path) -> None:
@@ -139,9 +165,10 @@ def _fsync_dir(path: Path) -> None:
 
 
 def _copy_verified(src: Path, dst: Path, f: PackFile, pack: str,
-                   progress: Progress | None) -> None:
-    """Copy src to dst hashing what is read; fsync dst; keep src's modification time (so
-    that a later rsync pull sees the file unchanged). Memory stays at one chunk."""
+                   progress: Progress | None, fsync: bool = False) -> None:
+    """Copy src to dst hashing what is read; keep src's modification time (so that a
+    later rsync pull sees the file unchanged). Memory stays at one chunk. The caller
+    flushes the whole stage to the card at once (`_syncfs`), or asks for `fsync`."""
     digest = hashlib.sha256()
     size = 0
     fd = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
@@ -158,7 +185,8 @@ def _copy_verified(src: Path, dst: Path, f: PackFile, pack: str,
         fout.flush()
         src_stat = os.fstat(fin.fileno())
         os.utime(fout.fileno(), ns=(src_stat.st_atime_ns, src_stat.st_mtime_ns))
-        os.fsync(fout.fileno())
+        if fsync:
+            os.fsync(fout.fileno())
     if size != f.size:
         raise PackRefused(N_("Pack %(pack)s: file %(file)s changed size while it was being "
                              "copied."), pack=pack, file=f.path)
@@ -359,19 +387,20 @@ def recover(session: Session, data_dir: Path) -> list[str]:
 
 # -- the catalogue -----------------------------------------------------------------------
 
-def _resource_rows(manifest: Manifest) -> list[Resource]:
+def _resource_rows(manifest: Manifest) -> list[dict[str, object]]:
     rows = []
     for position, spec in enumerate(manifest.resources):
         entry = manifest.file(spec.entry)
         assert entry is not None  # the manifest checks entries are listed files
-        rows.append(Resource(
-            uid=f"{manifest.id}/{spec.id}", pack_id=manifest.id, pack_version=manifest.version,
-            kind=spec.kind, entry=spec.entry, media_type=entry.media_type,
-            title_fr=spec.title.fr, title_en=spec.title.en,
-            description_fr=spec.description.fr, description_en=spec.description.en,
-            language=spec.language, subjects=" ".join(spec.subjects),
-            cycles=" ".join(spec.cycles), duration_seconds=spec.duration, position=position,
-            search_title="", search_text=""))
+        rows.append({
+            "uid": f"{manifest.id}/{spec.id}", "pack_id": manifest.id,
+            "pack_version": manifest.version, "kind": spec.kind, "entry": spec.entry,
+            "media_type": entry.media_type, "title_fr": spec.title.fr,
+            "title_en": spec.title.en, "description_fr": spec.description.fr,
+            "description_en": spec.description.en, "language": spec.language,
+            "subjects": " ".join(spec.subjects), "cycles": " ".join(spec.cycles),
+            "duration_seconds": spec.duration, "position": position, "search_title": "",
+            "search_text": ""})
     return rows
 
 
@@ -384,13 +413,13 @@ def _activate(session: Session, manifest: Manifest, docs: list[search.SearchDoc]
         InstalledPack.pack_id == pid, InstalledPack.version == manifest.version)
         .values(active=True))
     session.execute(delete(Resource).where(Resource.pack_id == pid))
-    session.add_all(_resource_rows(manifest))
-    session.flush()
+    # Core inserts (one executemany): thousands of resources in a fraction of a second.
+    session.execute(insert(Resource.__table__), _resource_rows(manifest))
     search.index_pack(session, pid, docs)
 
 
-def _record(session: Session, manifest: Manifest, docs: list[search.SearchDoc]
-            ) -> tuple[InstalledPack, list[str]]:
+def _record(session: Session, manifest: Manifest, docs: list[search.SearchDoc],
+            raw: bytes | None = None) -> tuple[InstalledPack, list[str]]:
     """Write the catalogue for the new version (no commit). Returns the row and the
     versions to remove from disk (all but the new one and the one it replaces)."""
     pid = manifest.id
@@ -400,12 +429,13 @@ def _record(session: Session, manifest: Manifest, docs: list[search.SearchDoc]
         pack_id=pid, version=manifest.version, active=False, title_fr=manifest.title.fr,
         title_en=manifest.title.en, language=manifest.language, licence=manifest.licence,
         publisher=manifest.publisher, file_count=len(manifest.files),
-        total_bytes=manifest.total_bytes, manifest_json=manifest.to_json())
+        total_bytes=manifest.total_bytes,
+        manifest_json=raw.decode("utf-8-sig") if raw is not None else manifest.to_json())
     session.add(pack)
-    session.add_all(ResourceFile(pack_id=pid, version=manifest.version, path=f.path,
-                                 sha256=f.sha256, size=f.size, media_type=f.media_type)
-                    for f in manifest.files)
     session.flush()
+    session.execute(insert(ResourceFile.__table__), [
+        {"pack_id": pid, "version": manifest.version, "path": f.path, "sha256": f.sha256,
+         "size": f.size, "media_type": f.media_type} for f in manifest.files])
     _activate(session, manifest, docs)
     keep = {manifest.version, previous}
     stale = [v for v in session.scalars(select(InstalledPack.version).where(
@@ -572,7 +602,7 @@ def install_pack(session: Session, data_dir: Path, folder: Path,
             shutil.rmtree(stage, ignore_errors=True)
             _remove_if_empty(staging)
             raise
-        return _switch(session, data_dir, stage, manifest)
+        return _switch(session, data_dir, stage, manifest, raw)
 
 
 def install_staged(session: Session, data_dir: Path, stage: Path, raw: bytes,
@@ -596,21 +626,25 @@ def install_staged(session: Session, data_dir: Path, stage: Path, raw: bytes,
         raise PackRefused(N_("Pack %(pack)s: %(file)s changed during the download."),
                           hint=N_("Try again: the publisher may have been updating it."),
                           pack=manifest.id, file=MANIFEST_NAME)
-    verify_tree(stage, manifest, progress, fsync=True)
+    per_file = _libc() is None
+    verify_tree(stage, manifest, progress, fsync=per_file)
     for d in sorted({(stage / f.path).parent for f in manifest.files} | {stage},
                     key=lambda p: len(p.parts), reverse=True):
         os.chmod(d, DIR_MODE)
-        _fsync_dir(d)
+        if per_file:
+            _fsync_dir(d)
+    if not per_file:
+        _syncfs(stage)  # what rsync wrote, on the card before the switch
     with install_lock(data_dir):
         session.commit()
         if (conflict := _already_installed(session, manifest)) is not None:
             raise conflict
         check_dependencies(session, manifest)
-        return _switch(session, data_dir, stage, manifest)
+        return _switch(session, data_dir, stage, manifest, raw)
 
 
-def _switch(session: Session, data_dir: Path, stage: Path, manifest: Manifest
-            ) -> InstalledPack:
+def _switch(session: Session, data_dir: Path, stage: Path, manifest: Manifest,
+            raw: bytes | None = None) -> InstalledPack:
     """Rename the verified `stage` into place and record it; the install lock is held.
     On failure nothing of the new version stays in packs/ and the database is as before."""
     target = pack_root(data_dir, manifest.id, manifest.version)
@@ -624,8 +658,9 @@ def _switch(session: Session, data_dir: Path, stage: Path, manifest: Manifest
         os.rename(stage, target)
         switched = True
         _fsync_dir(target.parent)
-        docs = search.documents(manifest, target)
-        pack, stale = _record(session, manifest, docs)
+        search.upgrade_index(session, data_dir)
+        docs = search.documents(manifest, target, checked=True)
+        pack, stale = _record(session, manifest, docs, raw)
         session.commit()
     except BaseException:
         session.rollback()
@@ -642,6 +677,11 @@ def _switch(session: Session, data_dir: Path, stage: Path, manifest: Manifest
     for version in stale:
         _discard(pack_root(data_dir, manifest.id, version), data_dir)
     link_active_versions(session, data_dir)
+    leftover = staging_root(data_dir) / pull_dir_name(manifest.id, manifest.version)
+    if leftover.is_dir():  # a download of this version, now useless
+        with _try_lock(leftover) as free:
+            if free:
+                shutil.rmtree(leftover, ignore_errors=True)
     _remove_if_empty(staging_root(data_dir))
     return pack
 
@@ -649,16 +689,20 @@ def _switch(session: Session, data_dir: Path, stage: Path, manifest: Manifest
 def _stage(folder: Path, stage: Path, manifest: Manifest, progress: Progress | None) -> None:
     """Copy the listed files into `stage`, durably, then verify the copies."""
     made = {stage}
+    per_file = _libc() is None
     for f in manifest.files:
         dst = stage / f.path
         if dst.parent not in made:
             dst.parent.mkdir(parents=True, exist_ok=True)
             made.update([dst.parent, *dst.parent.parents])
-        _copy_verified(folder / f.path, dst, f, manifest.id, progress)
+        _copy_verified(folder / f.path, dst, f, manifest.id, progress, fsync=per_file)
     for d in sorted(made, key=lambda p: len(p.parts), reverse=True):
         if d == stage or stage in d.parents:
             os.chmod(d, DIR_MODE)  # mkdtemp makes the stage 0700
-            _fsync_dir(d)
+            if per_file:
+                _fsync_dir(d)
+    if not per_file:
+        _syncfs(stage)  # every file and folder of the stage on the card, in one call
     verify_tree(stage, manifest, progress)
 
 
@@ -698,7 +742,9 @@ def rollback(session: Session, data_dir: Path, pack_id: str, version: str | None
             target = found
         root = pack_root(data_dir, pack_id, target.version)
         manifest = installed_manifest(target)
-        verify_tree(root, manifest)  # refuse to switch to a damaged copy
+        # Refuse to switch to a copy that lost files (sizes only: hashing gigabytes would
+        # keep the technician waiting; `ardoise pack verify` does that).
+        check_folder(root, manifest)
         try:
             _activate(session, manifest, search.documents(manifest, root))
             session.commit()

@@ -121,6 +121,13 @@ def _hold(folder: Path) -> Iterator[None]:
         os.close(fd)
 
 
+def _drop(stage: Path) -> None:
+    """Remove a pull folder, and staging/ with it when nothing else is there."""
+    shutil.rmtree(stage, ignore_errors=True)
+    with contextlib.suppress(OSError):
+        stage.parent.rmdir()
+
+
 def _staged_bytes(stage: Path, manifest: Manifest) -> int:
     """Bytes of the pack already in `stage`: complete files and partial ones."""
     total = 0
@@ -130,9 +137,8 @@ def _staged_bytes(stage: Path, manifest: Manifest) -> int:
         except OSError:
             continue
         total += min(size, f.size)
-    partial = stage / PARTIAL_DIR
-    if partial.is_dir():
-        for root, _dirs, names in os.walk(partial):
+    for root, _dirs, names in os.walk(stage):
+        if PARTIAL_DIR in Path(root).relative_to(stage).parts:
             for name in names:
                 with contextlib.suppress(OSError):
                     total += (Path(root) / name).stat().st_size
@@ -145,8 +151,7 @@ def _prune_unlisted(stage: Path, manifest: Manifest) -> None:
     listed = {f.path for f in manifest.files} | PACK_METADATA_FILES
     for root, dirs, names in os.walk(stage, topdown=True):
         rel_root = Path(root).relative_to(stage)
-        if rel_root == Path("."):
-            dirs[:] = [d for d in dirs if d != PARTIAL_DIR]
+        dirs[:] = [d for d in dirs if d != PARTIAL_DIR]  # rsync's, one in each folder
         for name in names:
             full = Path(root) / name
             if (rel_root / name).as_posix() not in listed or full.is_symlink():
@@ -249,7 +254,7 @@ def _pull_into(session: Session, data_dir: Path, stage: Path, offer: Offer, trus
                             rate, eta))
 
     def discard() -> None:
-        shutil.rmtree(stage, ignore_errors=True)
+        _drop(stage)
 
     stats = TransferStats()
     status("manifest", total=offer.total_bytes)
@@ -285,19 +290,19 @@ def _pull_into(session: Session, data_dir: Path, stage: Path, offer: Offer, trus
         status("download", shown, total, rate, (total - shown) / rate if rate > 0 else None)
 
     status("download", resumed, total)
-    stats.add(run_rsync(offer.location, stage, options, link_dest=basis, on_bytes=downloaded,
-                        stop=stop))
-    pack = _verify_and_install(session, data_dir, stage, raw, manifest, offer, options, basis,
-                               stats, status)
+    metadata = [MANIFEST_NAME, SIGNATURE_NAME]  # checked above: never replaced below
+    stats.add(run_rsync(offer.location, stage, options, link_dest=basis, skip=metadata,
+                        on_bytes=downloaded, stop=stop))
+    pack = _verify_and_install(session, data_dir, stage, raw, offer, options, basis, stats,
+                               status)
     status("done", total, total)
     return PullResult(pack, stats, resumed)
 
 
 def _verify_and_install(session: Session, data_dir: Path, stage: Path, raw: bytes,
-                        manifest: Manifest, offer: Offer, options: TransferOptions,
-                        basis: list[Path], stats: TransferStats,
-                        status: Callable[..., None]) -> InstalledPack:
-    total = manifest.total_bytes
+                        offer: Offer, options: TransferOptions, basis: list[Path],
+                        stats: TransferStats, status: Callable[..., None]) -> InstalledPack:
+    total = offer.total_bytes
     for attempt in (1, 2):
         verified = 0
 
@@ -310,14 +315,15 @@ def _verify_and_install(session: Session, data_dir: Path, stage: Path, raw: byte
             return install_staged(session, data_dir, stage, raw, progress=checked)
         except FileDamaged:
             if attempt == 2:
-                shutil.rmtree(stage, ignore_errors=True)
+                _drop(stage)
                 raise
         except ArdoiseError:  # extra or missing files, links, already installed...
-            shutil.rmtree(stage, ignore_errors=True)
+            _drop(stage)
             raise
         # A file rsync judged unchanged by size and time differs: compare contents.
         status("download", 0, total)
-        stats.add(run_rsync(offer.location, stage, options, link_dest=basis, checksum=True))
+        stats.add(run_rsync(offer.location, stage, options, link_dest=basis, checksum=True,
+                            skip=[MANIFEST_NAME, SIGNATURE_NAME]))
     raise AssertionError("unreachable")
 
 

@@ -4,8 +4,11 @@ Why rsync: it resumes a cut transfer from what already arrived (`--partial-dir`,
 across runs, never a temp file thrown away), sends only the changed blocks of a file it
 finds in a basis folder (`--link-dest`: the installed version; unchanged files are hard
 linked, so they cost neither bytes on the link nor room on the card), caps its own rate
-(`--bwlimit`), gives up on a silent link (`--contimeout`, `--timeout`), and compresses
-only what compresses (`--skip-compress`). Progress comes from `--info=progress2`.
+(`--bwlimit`) and gives up on a silent link (`--contimeout`, `--timeout`). Only files
+that compress travel compressed: rsync 3.2+ ignores `--skip-compress` (its manual says
+no compression method supports it), so a remote pull runs in two passes over the same
+folder, compressible files with `--compress`, media and archives without. Progress comes
+from `--info=progress2`.
 
 The child gets SIGTERM when this process dies (PR_SET_PDEATHSIG), so a killed agent never
 leaves an rsync writing into staging, and rsync keeps what it received in the partial
@@ -33,7 +36,7 @@ from ardoise.i18n import N_
 from content_packs.errors import TransferFailed
 
 PARTIAL_DIR = ".rsync-partial"
-# Suffixes rsync must not compress: media, archives and documents that are compressed
+# Suffixes not worth compressing: media, archives and documents that are compressed
 # already (a ZIM archive is compressed inside, cluster by cluster).
 SKIP_COMPRESS = (
     "3gp/7z/aac/apk/avi/avif/bz2/deb/docx/epub/flac/flv/gif/gz/heic/iso/jar/jpeg/jpg/lz/"
@@ -170,24 +173,41 @@ def bwlimit_argument(kbps: int) -> str:
     return f"--bwlimit={max(1, kbps * 1000 // 8)}b"
 
 
+def _suffix_patterns() -> list[str]:
+    """Filter patterns matching the incompressible suffixes in any letter case."""
+    def any_case(suffix: str) -> str:
+        return "".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else c for c in suffix)
+    return [f"*.{any_case(s)}" for s in SKIP_COMPRESS.split("/")]
+
+
 def build_arguments(source: str, dest: Path, options: TransferOptions, *,
                     link_dest: Sequence[Path] = (), only: Sequence[str] | None = None,
-                    checksum: bool = False, remote: bool = True) -> list[str]:
+                    skip: Sequence[str] = (), checksum: bool = False, remote: bool = True,
+                    files: str = "all") -> list[str]:
     """The rsync command line (without "rsync"). `only`: root-level names to transfer
-    (the manifest and its signature, before the rest)."""
+    (the manifest and its signature, before the rest); `skip`: root-level names not to
+    transfer. `files`: "all", "compressible" (sent compressed) or "incompressible" (the
+    media and archives, sent as they are)."""
+    # --modify-window=-1: times compared to the nanosecond, so two small files of the
+    # same size written in the same second (manifests, signatures) are never mistaken for
+    # one another by the quick check.
     args = ["-rltp", "--chmod=D755,F644", f"--partial-dir={PARTIAL_DIR}",
-            "--info=progress2,stats2", "--no-inc-recursive", "--no-human-readable",
-            f"--timeout={options.io_timeout}"]
+            "--modify-window=-1", "--info=progress2,stats2", "--no-inc-recursive",
+            "--no-human-readable", f"--timeout={options.io_timeout}"]
     if remote:
         args.append(f"--contimeout={options.connect_timeout}")
-        if options.compress:
-            args += ["--compress", f"--skip-compress={SKIP_COMPRESS}"]
+    if files == "compressible":
+        args += ["--compress", *(f"--exclude={p}" for p in _suffix_patterns())]
+    elif files == "incompressible":
+        args += ["--include=*/", *(f"--include={p}" for p in _suffix_patterns()),
+                 "--exclude=*"]
     if options.bwlimit_kbps:
         args.append(bwlimit_argument(options.bwlimit_kbps))
     if checksum:
         args.append("--checksum")
     for basis in link_dest[:20]:
         args.append(f"--link-dest={Path(basis).resolve()}")
+    args += [f"--exclude=/{name}" for name in skip]
     if only is not None:
         args += [f"--include=/{name}" for name in only] + ["--exclude=*"]
     args += ["--", source.rstrip("/") + "/", str(dest) + "/"]
@@ -197,7 +217,7 @@ def build_arguments(source: str, dest: Path, options: TransferOptions, *,
 def _failure(code: int, detail: str, source: str, options: TransferOptions
              ) -> Exception:
     detail = detail[-300:]
-    if code in (10, 35):
+    if code == 35 or (code == 10 and "failed to connect" in detail):
         return TransferFailed(N_("Cannot reach the pack source %(source)s: %(detail)s"),
                               hint=N_("Check the network link and the address; the hub tries "
                                       "again later."), source=source, detail=detail)
@@ -205,7 +225,12 @@ def _failure(code: int, detail: str, source: str, options: TransferOptions
         return TransferFailed(N_("The pack source %(source)s refused the request or did not "
                                  "answer like an rsync server: %(detail)s"),
                               source=source, detail=detail)
-    if code in (2, 4, 12, 13, 14):
+    if code == 12 or (code == 10 and ("reset by peer" in detail or "Broken pipe" in detail)):
+        return TransferFailed(N_("The transfer from %(source)s broke off (the connection was "
+                                 "cut, or the source sent something that is not rsync): "
+                                 "%(detail)s. What arrived is kept: the next attempt resumes "
+                                 "the download."), source=source, detail=detail)
+    if code in (2, 4, 13, 14):
         return TransferFailed(N_("The pack source %(source)s answered something this hub "
                                  "cannot read (rsync error %(code)s): %(detail)s"),
                               source=source, code=code, detail=detail)
@@ -239,13 +264,15 @@ def _detail(text: list[str]) -> str:
 
 def run_rsync(source: str, dest: Path, options: TransferOptions, *,
               link_dest: Sequence[Path] = (), only: Sequence[str] | None = None,
-              checksum: bool = False, on_bytes: Callable[[int], None] | None = None,
+              skip: Sequence[str] = (), checksum: bool = False,
+              on_bytes: Callable[[int], None] | None = None,
               stop: Callable[[], bool] | None = None) -> TransferStats:
-    """Copy the folder `source` (rsync:// address or local folder) into `dest`.
+    """Copy the folder `source` (rsync:// address or local folder) into `dest`. With
+    `only` (a few small files), contents are compared, not sizes and times.
 
-    `on_bytes(n)`: bytes of file data done so far in this run (from progress2). `stop()`:
-    polled as output arrives; True ends the transfer (SIGTERM, partial data kept).
-    Raises TransferFailed (or StorageFull) with rsync's own reason on failure."""
+    `on_bytes(n)`: bytes of file data done so far (from progress2). `stop()`: polled as
+    output arrives; True ends the transfer (SIGTERM, partial data kept). Raises
+    TransferFailed (or StorageFull) with rsync's own reason on failure."""
     remote = source.startswith("rsync://")
     if remote:
         check_url(source)
@@ -256,15 +283,47 @@ def run_rsync(source: str, dest: Path, options: TransferOptions, *,
         raise TransferFailed(N_("rsync is not installed on this machine."),
                              hint=N_("Install the Debian package rsync."), source=source)
     Path(dest).mkdir(parents=True, exist_ok=True)
+    passes = (["compressible", "incompressible"] if remote and options.compress
+              and only is None else ["all"])
+    total = TransferStats()
+    offset = 0
+    for files in passes:
+        seen = 0
+
+        def counted(n: int, offset: int = offset) -> None:
+            nonlocal seen
+            seen = n
+            if on_bytes is not None:
+                on_bytes(offset + n)
+
+        args = build_arguments(source, Path(dest), options, link_dest=link_dest, only=only,
+                               skip=skip, checksum=checksum or only is not None,
+                               remote=remote, files=files)
+        total.add(_run_once(args, source, options, counted, stop))
+        offset += seen
+    if only is None:  # leftovers of files no longer on offer
+        remove_partials(Path(dest))
+    return total
+
+
+def remove_partials(folder: Path) -> None:
+    """Remove rsync's partial folders (one per folder of the transfer)."""
+    for root, dirs, _names in os.walk(folder):
+        if PARTIAL_DIR in dirs:
+            shutil.rmtree(Path(root) / PARTIAL_DIR, ignore_errors=True)
+            dirs.remove(PARTIAL_DIR)
+
+
+def _run_once(args: list[str], source: str, options: TransferOptions,
+              on_bytes: Callable[[int], None], stop: Callable[[], bool] | None
+              ) -> TransferStats:
     output = _Output(on_bytes, stop)
     env = {**os.environ, "LC_ALL": "C", "LANG": "C"}
-    args = build_arguments(source, Path(dest), options, link_dest=link_dest, only=only,
-                           checksum=checksum, remote=remote)
     started = time.monotonic()
     process = sh.Command("rsync")(
         *args, _bg=True, _bg_exc=False, _out=output.feed, _err=output.feed,
         _out_bufsize=0, _err_bufsize=0, _env=env, _preexec_fn=_die_with_parent,
-        _decode_errors="replace", _new_session=False)
+        _decode_errors="replace")
     output.process = process
     try:
         process.wait()
@@ -281,9 +340,6 @@ def run_rsync(source: str, dest: Path, options: TransferOptions, *,
     output.feed("\n")
     stats = parse_stats("\n".join(output.text))
     stats.seconds = time.monotonic() - started
-    partial = Path(dest) / PARTIAL_DIR
-    if partial.is_dir():
-        shutil.rmtree(partial, ignore_errors=True)
     return stats
 
 

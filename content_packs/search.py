@@ -9,6 +9,12 @@ lowercase columns of `resource`.
 
 User input never reaches FTS5 syntax: it is cut into words and each word is quoted, so
 quotes, `*`, `NEAR(`, `AND`... are plain words, never an error shown to a user.
+
+Speed over tens of thousands of resources: results are ranked and counted in the FTS
+table alone (joining every match to `resource` cost four times more), filters are
+tokens of an indexed `facets` column matched with the words (an intersection of posting
+lists, not a row-by-row test), and French and English stop words are dropped from a query
+that has other words ("le cycle de l'eau" searches "cycle" and "eau").
 """
 
 from __future__ import annotations
@@ -50,15 +56,25 @@ from content_packs.paths import pack_root, resolve_inside
 
 FTS_TABLE = "resource_fts"
 MAX_TERMS = 12
+MIN_PREFIX = 2  # the index keeps 2- and 3-letter prefixes; one letter would scan them all
 MAX_TERM_LENGTH = 64
 MAX_QUERY_LENGTH = 500
 MAX_BODY_CHARS = 200_000
 MAX_HTML_BYTES = 4 * 1024 * 1024
 TITLE_WEIGHT, DESCRIPTION_WEIGHT, BODY_WEIGHT = 10.0, 4.0, 1.0
 MAX_LIMIT = 200
+# Above this many matches, only title matches are ranked (see `_broad_page`).
+BROAD_MATCHES = 5000
 
 _fts = table(FTS_TABLE, column("uid"), column("pack_id"), column("title"),
-             column("description"), column("body"))
+             column("description"), column("body"), column("facets"))
+FTS_COLUMNS = ("uid", "pack_id", "title", "description", "body", "facets")
+STOP_WORDS = frozenset({"a", "à", "au", "aux", "avec", "ce", "ces", "d", "dans", "de", "des",
+    "du", "elle", "en", "est", "et", "il", "ils", "je", "l", "la", "le", "les", "leur", "lui",
+    "ma", "mais", "me", "mes", "mon", "ne", "nous", "on", "ou", "par", "pas", "pour", "qu",
+    "que", "qui", "sa", "se", "ses", "son", "sur", "ta", "te", "tes", "toi", "ton", "tu", "un",
+    "une", "vos", "votre", "vous", "y", "an", "and", "are", "as", "at", "be", "by", "for",
+    "from", "in", "into", "is", "it", "of", "or", "the", "to", "with"})
 _WORD = re.compile(r"\w+")
 _LANGUAGE = re.compile(r"^[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})?$")
 
@@ -121,15 +137,51 @@ def query_terms(query: str) -> list[str]:
     return [w[:MAX_TERM_LENGTH] for w in words if w.strip("_")][:MAX_TERMS]
 
 
-def fts_query(query: str) -> str | None:
-    """A safe FTS5 MATCH expression: every word quoted, the last one a prefix. None when
-    the query has no word."""
+def fts_query(query: str, filters: Filters | None = None, column: str | None = None
+              ) -> str | None:
+    """A safe FTS5 MATCH expression: every word quoted, the last one a prefix, stop words
+    left out when other words remain, and the filters as facet tokens; `column` limits
+    the words to one column (title). None when the query has no word."""
     terms = query_terms(query)
     if not terms:
         return None
-    quoted = [f'"{t}"' for t in terms]
-    quoted[-1] += "*"
-    return " ".join(quoted)
+    kept = [t for t in terms[:-1] if fold(t) not in STOP_WORDS]
+    last = terms[-1]
+    if (fold(last) in STOP_WORDS or len(last) < 2) and kept:
+        quoted = [f'"{t}"' for t in kept]  # a one-letter start of a word finds everything
+    elif len(last) < MIN_PREFIX:
+        quoted = [f'"{t}"' for t in [*kept, last]]
+    else:
+        quoted = [f'"{t}"' for t in kept] + [f'"{last}"*']
+    expression = " ".join(quoted)
+    if column is not None:
+        expression = f"{column} : ({expression})"
+    tokens = facet_tokens(filters) if filters else []
+    if tokens:
+        expression = f"({expression}) AND facets : ({' '.join(tokens)})"
+    return expression
+
+
+def _token(prefix: str, code: str) -> str:
+    """A facet as one token (the tokenizer splits on dashes): subject
+    science-technologie is "ssciencetechnologie"."""
+    return prefix + re.sub(r"[^0-9a-z]", "", code.lower())
+
+
+def facet_tokens(filters: Filters) -> list[str]:
+    tokens = []
+    for prefix, value in (("s", filters.subject), ("c", filters.cycle),
+                          ("l", filters.language), ("k", filters.kind)):
+        if value:
+            tokens.append(f'"{_token(prefix, value)}"')
+    return tokens
+
+
+def facets_text(kind: str, language: str, subjects: str, cycles: str) -> str:
+    """The facet tokens of one resource (its filterable codes), for the index."""
+    return " ".join([_token("k", kind), _token("l", language),
+                     *(_token("s", c) for c in subjects.split()),
+                     *(_token("c", c) for c in cycles.split())])
 
 
 class _TextExtractor(HTMLParser):
@@ -180,13 +232,15 @@ def html_text(path: Path) -> str:
     return " ".join(" ".join(parser.parts).split())[:MAX_BODY_CHARS]
 
 
-def documents(manifest: Manifest, root: Path) -> list[SearchDoc]:
-    """Index entries for the resources of a pack whose files are under `root`."""
+def documents(manifest: Manifest, root: Path, *, checked: bool = False) -> list[SearchDoc]:
+    """Index entries for the resources of a pack whose files are under `root`. `checked`:
+    the folder was just checked against the manifest (no link leaves it), so paths need
+    not be resolved again."""
     docs = []
     for spec in manifest.resources:
         body = [spec.text]
         if spec.kind == "html":
-            entry = resolve_inside(root, spec.entry)
+            entry = root / spec.entry if checked else resolve_inside(root, spec.entry)
             if entry is not None:
                 body.append(html_text(entry))
         docs.append(SearchDoc(
@@ -203,13 +257,31 @@ def uses_fts(session: Session) -> bool:
     return session.get_bind().dialect.name == "sqlite"
 
 
-def ensure_index(session: Session) -> None:
-    """Create the FTS5 table if it is missing (SQLite only; a no-op elsewhere)."""
-    if uses_fts(session):
-        session.execute(text(
-            f"CREATE VIRTUAL TABLE IF NOT EXISTS {FTS_TABLE} USING fts5("
-            "uid UNINDEXED, pack_id UNINDEXED, title, description, body, "
-            "tokenize = 'unicode61 remove_diacritics 2', prefix = '2 3')"))
+def ensure_index(session: Session) -> bool:
+    """Create the FTS5 table if it is missing (SQLite only; a no-op elsewhere). A table
+    of an older layout is dropped and made again: True then, and the caller re-indexes
+    (`upgrade_index`)."""
+    if not uses_fts(session):
+        return False
+    columns = [row[1] for row in session.execute(text(f"PRAGMA table_info({FTS_TABLE})"))]
+    if columns and tuple(columns) == FTS_COLUMNS:
+        return False
+    session.execute(text(f"DROP TABLE IF EXISTS {FTS_TABLE}"))
+    session.execute(text(
+        f"CREATE VIRTUAL TABLE {FTS_TABLE} USING fts5("
+        "uid UNINDEXED, pack_id UNINDEXED, title, description, body, facets, "
+        "tokenize = 'unicode61 remove_diacritics 2', prefix = '2 3')"))
+    return bool(columns)
+
+
+def upgrade_index(session: Session, data_dir: Path) -> None:
+    """Re-index every active pack when the index had an older layout (no commit)."""
+    if ensure_index(session):
+        for pack in session.scalars(select(InstalledPack).where(
+                InstalledPack.active.is_(True))):
+            manifest = parse_manifest(json.loads(pack.manifest_json), pack.pack_id)
+            index_pack(session, pack.pack_id,
+                       documents(manifest, pack_root(data_dir, pack.pack_id, pack.version)))
 
 
 def _index_exists(session: Session) -> bool:
@@ -225,8 +297,13 @@ def index_pack(session: Session, pack_id: str, docs: Iterable[SearchDoc]) -> Non
     if uses_fts(session):
         ensure_index(session)
         session.execute(delete(_fts).where(_fts.c.pack_id == pack_id))
+        codes = {uid: facets_text(kind, language, subjects, cycles)
+                 for uid, kind, language, subjects, cycles in session.execute(
+                     select(Resource.uid, Resource.kind, Resource.language, Resource.subjects,
+                            Resource.cycles).where(Resource.pack_id == pack_id))}
         if docs:
-            session.execute(insert(_fts), [vars(d) for d in docs])
+            session.execute(insert(_fts), [{**vars(d), "facets": codes.get(d.uid, "")}
+                                           for d in docs])
         return
     for d in docs:
         session.execute(update(Resource).where(Resource.uid == d.uid).values(
@@ -308,7 +385,7 @@ def find_resources(session: Session, query: str = "", filters: Filters | None = 
     clauses = _filter_clauses(filters)
     if query_terms(query):
         if uses_fts(session):
-            return _search_fts(session, query, clauses, limit, offset)
+            return _search_fts(session, query, filters, limit, offset)
         return _search_fallback(session, query, clauses, limit, offset)
     where = and_(true(), *clauses)
     total = session.scalar(select(func.count()).select_from(Resource).where(where)) or 0
@@ -317,19 +394,38 @@ def find_resources(session: Session, query: str = "", filters: Filters | None = 
     return ResultPage(list(items), total, limit, offset, query)
 
 
-def _search_fts(session: Session, query: str, clauses: list[ColumnElement[bool]],
-                limit: int, offset: int) -> ResultPage:
+def _search_fts(session: Session, query: str, filters: Filters, limit: int, offset: int
+                ) -> ResultPage:
     if not _index_exists(session):
         return ResultPage([], 0, limit, offset, query)
-    match = literal_column(FTS_TABLE).op("MATCH")(fts_query(query))
+    match = literal_column(FTS_TABLE).op("MATCH")(fts_query(query, filters))
     rank = func.bm25(literal_column(FTS_TABLE), 0.0, 0.0, TITLE_WEIGHT, DESCRIPTION_WEIGHT,
-                     BODY_WEIGHT)
-    where = and_(match, *clauses)
-    joined = select(Resource).join(_fts, _fts.c.uid == Resource.uid).where(where)
-    total = session.scalar(select(func.count()).select_from(joined.subquery())) or 0
-    items = session.scalars(joined.order_by(rank, Resource.position)
-                            .limit(limit).offset(offset)).all()
-    return ResultPage(list(items), total, limit, offset, query)
+                     BODY_WEIGHT, 0.0)
+    total = session.scalar(select(func.count()).select_from(_fts).where(match)) or 0
+    if total <= BROAD_MATCHES:
+        uids = list(session.scalars(select(_fts.c.uid).where(match).order_by(rank)
+                                    .limit(limit).offset(offset)))
+    else:
+        uids = _broad_page(session, query, filters, match, rank, limit, offset)
+    found = {r.uid: r for r in session.scalars(select(Resource).where(Resource.uid.in_(uids)))}
+    return ResultPage([found[u] for u in uids if u in found], total, limit, offset, query)
+
+
+def _broad_page(session: Session, query: str, filters: Filters, match: Any, rank: Any,
+                limit: int, offset: int) -> list[str]:
+    """A page of a query that matches most of the library (its words are everywhere):
+    ranking every match would cost more than the user waits, so the resources with the
+    words in their title come first, ranked, then the others in catalogue order."""
+    wanted = offset + limit
+    in_title = literal_column(FTS_TABLE).op("MATCH")(fts_query(query, filters, "title"))
+    first = list(session.scalars(select(_fts.c.uid).where(in_title).order_by(rank)
+                                 .limit(wanted)))
+    if len(first) < wanted:
+        seen = set(first)
+        rest = session.scalars(select(_fts.c.uid).where(match).order_by(
+            literal_column("rowid")).limit(wanted + len(first)))
+        first += [u for u in rest if u not in seen][:wanted - len(first)]
+    return first[offset:wanted]
 
 
 def _search_fallback(session: Session, query: str, clauses: list[ColumnElement[bool]],
@@ -367,6 +463,7 @@ def facets(session: Session) -> Facets:
 
 
 __all__ = [
+    "STOP_WORDS",
     "Facets",
     "Filters",
     "ResultPage",
@@ -374,7 +471,9 @@ __all__ = [
     "check_filters",
     "documents",
     "ensure_index",
+    "facet_tokens",
     "facets",
+    "facets_text",
     "find_resources",
     "fold",
     "fts_query",
@@ -383,4 +482,5 @@ __all__ = [
     "query_terms",
     "rebuild_index",
     "unindex_pack",
+    "upgrade_index",
 ]

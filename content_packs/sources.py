@@ -14,6 +14,7 @@ check and verification follow whatever the source (`content_packs.pull`).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
@@ -23,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ardoise.errors import ArdoiseError, Invalid
+from ardoise.errors import ArdoiseError, Invalid, NotFound
 from ardoise.i18n import N_
 from content_packs.errors import PackRefused
 from content_packs.manifest import (
@@ -168,6 +169,8 @@ class RsyncSource:
             return Catalogue(_checked_index(tmp, self.label, trust, self.location))
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
+            with contextlib.suppress(OSError):
+                workdir.rmdir()  # staging/ goes when nothing else is in it
 
 
 class FolderSource:
@@ -254,6 +257,28 @@ def find_usb_sources(mount_root: Path) -> list[FolderSource]:
     return sticks
 
 
+def usb_offers(mount_root: Path, trust: Trust, workdir: Path
+               ) -> list[tuple[FolderSource, Catalogue]]:
+    """Every stick under `mount_root` with what it offers (for the technician page)."""
+    out = []
+    for stick in find_usb_sources(mount_root):
+        try:
+            out.append((stick, stick.scan(workdir, trust, TransferOptions())))
+        except ArdoiseError as exc:  # removed while being read
+            out.append((stick, Catalogue(problems=[exc])))
+    return out
+
+
+def find_usb_offer(mount_root: Path, trust: Trust, workdir: Path, location: str) -> Offer:
+    """The offer found on a stick at `location`: a page may only ask to install what was
+    detected, never an arbitrary folder."""
+    for _stick, catalogue in usb_offers(mount_root, trust, workdir):
+        for offer in catalogue.offers:
+            if offer.location == location:
+                return offer
+    raise NotFound(N_("This pack is no longer on a USB stick (was it removed?)."))
+
+
 __all__ = [
     "EXPORT_DIR",
     "INDEX_NAME",
@@ -262,8 +287,10 @@ __all__ = [
     "FolderSource",
     "Offer",
     "RsyncSource",
+    "find_usb_offer",
     "find_usb_sources",
     "index_document",
     "open_source",
     "parse_index",
+    "usb_offers",
 ]

@@ -43,12 +43,12 @@ class PackTask:
 
     name = TASK_NAME
     activity = "syncing"  # the yellow light: the hub is busy updating
-    first_delay_seconds = 120.0
+    first_delay_seconds = 60.0
 
     def __init__(self, settings: Any) -> None:
         self.settings = settings
-        self.interval_seconds = (float(settings["pack_check_minutes"]) * 60
-                                 if settings["pack_source"] else 0.0)
+        # Also without a source: each run repairs what a power cut left (cheap).
+        self.interval_seconds = float(settings["pack_check_minutes"]) * 60
         self.requests = (REQUEST_KIND,) if REQUEST_KIND in device.REQUEST_KINDS else ()
 
     def run(self, ctx: Context) -> dict[str, Any] | None:

@@ -16,9 +16,12 @@ from pathlib import Path
 from libzim.reader import Archive  # type: ignore[import-untyped]
 from libzim.search import Query, Searcher  # type: ignore[import-untyped]
 from libzim.suggestion import SuggestionSearcher  # type: ignore[import-untyped]
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from ardoise.errors import Invalid
 from ardoise.i18n import N_
+from content_packs.catalog import Resource, served_file
 
 MAX_REDIRECTS = 10
 MAX_RESULTS = 50
@@ -105,6 +108,39 @@ def search(path: Path, query: str, limit: int = 20) -> tuple[int, list[ZimHit]]:
     return total, hits
 
 
+def archive_for(session: Session, data_dir: Path, pack_id: str, resource_id: str
+                ) -> Path | None:
+    """The .zim file of the resource `pack_id/resource_id` in the active version, or None
+    when there is no such ZIM resource (the same checks as any served file)."""
+    if "/" in resource_id:
+        return None
+    resource = session.get(Resource, f"{pack_id}/{resource_id}")
+    if resource is None or resource.kind != "zim" or resource.pack_id != pack_id:
+        return None
+    found = served_file(session, Path(data_dir), pack_id, resource.entry)
+    return found.path if found is not None else None
+
+
+def search_library(session: Session, data_dir: Path, query: str, *, archives: int = 5,
+                   per_archive: int = 5) -> list[tuple[Resource, int, list[ZimHit]]]:
+    """Articles matching `query` in the library's ZIM archives (the first `archives` of
+    them), for the library's search page: (resource, estimated total, hits)."""
+    out = []
+    rows = session.scalars(select(Resource).where(Resource.kind == "zim")
+                           .order_by(Resource.pack_id, Resource.position).limit(archives))
+    for resource in rows:
+        path = archive_for(session, data_dir, resource.pack_id, resource.resource_id)
+        if path is None:
+            continue
+        try:
+            total, hits = search(path, query, per_archive)
+        except Invalid:
+            continue
+        if hits:
+            out.append((resource, total, hits))
+    return out
+
+
 def metadata(path: Path) -> dict[str, str]:
     """The archive's metadata (Title, Description, Language...), for `pack build`."""
     archive = open_archive(path)
@@ -119,5 +155,5 @@ def metadata(path: Path) -> dict[str, str]:
     return out
 
 
-__all__ = ["ZimArticle", "ZimHit", "article", "main_path", "metadata", "open_archive",
-           "search"]
+__all__ = ["ZimArticle", "ZimHit", "archive_for", "article", "main_path", "metadata",
+           "open_archive", "search", "search_library"]

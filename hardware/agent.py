@@ -8,13 +8,22 @@ worker thread, so the lights and the button keep answering during a long sync.
 
 Writes to the SD card are few: the heartbeat (`device_state` key "agent") is written when
 what it says changes (lights, problems) and otherwise at most every
-`status_write_seconds`; a task writes its result when it ends.
+`status_write_seconds`; a running task's progress at most every ACTIVITY_WRITE_SECONDS; a
+task's result when it ends.
+
+The agent reads and writes the database through `hardware.store.SqliteStore` (plain
+sqlite3), and the tasks other packages plug in run in a child process each
+(`hardware.child`), so the long-running process never loads SQLAlchemy, Flask or the sync
+engine (docs/decisions.md, "The device agent stays small").
 
 Plugging a task in: a package exposes `agent_tasks(settings) -> list` of objects with
 `name`, `run(ctx)` and optionally `interval_seconds` (0: only on request), `requests`
 (request kinds that start it at once, e.g. ("sync_now",)), `activity` ("syncing": the
 yellow light blinks while it runs) and `first_delay_seconds`. `run` gets a TaskContext
 and returns None (success), a dict ({"ok": False, "message": ..., ...details}) or raises.
+In `ardoise agent` each run is a child process (`hardware.child.ChildTask`), whose context
+(`hardware.task_runner.ChildContext`) offers the same methods; a task that keeps state
+between runs (a backoff) offers `save_state() -> JSON-able` and `load_state(state)`.
 """
 
 from __future__ import annotations
@@ -33,10 +42,8 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from sqlalchemy.orm import Session
-
-from ardoise import device
-from ardoise.db import utcnow
+from ardoise.clock import utcnow
+from ardoise.device_protocol import ACTIVITY_KEY, AGENT_KEY
 from ardoise.errors import ArdoiseError
 from ardoise.settings import Settings
 from hardware import lights as L
@@ -44,6 +51,7 @@ from hardware import problems as P
 from hardware.button import Action, ButtonLogic, Phase
 from hardware.lights import Devices, Lights, Pattern
 from hardware.status import DeviceStatus, Sampler, health_record
+from hardware.store import Request, SqliteStore
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +59,7 @@ POLL_SECONDS = 2.0  # how often the agent looks for requests ("sync now") in the
 WEB_GRACE_SECONDS = 60.0  # the web process may take this long to answer after a start
 RESTORE_SHOW_SECONDS = 2.0
 STOP_WAIT_SECONDS = 10.0
+ACTIVITY_WRITE_SECONDS = 15.0  # at most this often, a running task's progress is written
 
 
 class AgentTask(Protocol):
@@ -81,7 +90,12 @@ class TaskContext:
         self.settings = agent.settings
 
     @contextmanager
-    def session(self) -> Iterator[Session]:
+    def session(self) -> Iterator[Any]:
+        """An SQLAlchemy session, for tasks run in this process (tests); `ardoise agent`
+        runs its tasks in a child process, whose context has its own sessions."""
+        if self._agent.sessions is None:
+            raise RuntimeError("the agent process has no SQLAlchemy sessions: its tasks run "
+                               "in a child process (hardware.child)")
         with self._agent.sessions() as s:
             yield s
 
@@ -104,8 +118,11 @@ class _Running:
     future: Future[Any]
     started: dt.datetime
     request_ids: list[int]
+    requested_by: list[str] = field(default_factory=list)
     progress: float | None = None
     label: str = ""
+    written: tuple[float | None, str] = (None, "")  # progress last written to the database
+    written_at: float = 0.0
 
 
 @dataclass
@@ -147,7 +164,7 @@ class HardwareState:
 @dataclass
 class Agent:
     settings: Settings
-    sessions: Callable[[], Session]
+    store: SqliteStore
     sampler: Sampler
     devices: Devices | None = None
     hardware: HardwareState = field(default_factory=lambda: HardwareState("off"))
@@ -159,6 +176,7 @@ class Agent:
     executor: Any = None
     run_command: Callable[[str], int] = run_shell
     poll_seconds: float = POLL_SECONDS
+    sessions: Callable[[], Any] | None = None  # SQLAlchemy sessions for in-process tasks
 
     def __post_init__(self) -> None:
         outputs = dict(self.devices.outputs) if self.devices else {}
@@ -273,6 +291,9 @@ class Agent:
                           if s.next_due is not None and s.task.name not in self._running]
         if self._mode == "restoring":
             deadlines.append(self._mode_until)
+        progress_due = self._write_progress(now)
+        if progress_due is not None:
+            deadlines.append(progress_due)
         nxt = self.button.next_change(now)
         if nxt is not None:
             deadlines.append(nxt)
@@ -311,9 +332,7 @@ class Agent:
             return
         if action == Action.SYNC_NOW:
             self.lights.show("buzzer", L.beeps(1), now)
-            with self.sessions() as s:
-                device.request_sync_now(s, "button", now=self.wall())
-                s.commit()
+            self.store.request_sync_now("button", now=self.wall())
             self._ack_request = True
             self._next_poll = now  # pick it up on this very turn
         elif action == Action.SHUTDOWN:
@@ -340,38 +359,32 @@ class Agent:
     # -- tasks -------------------------------------------------------------------------
 
     def _poll_requests(self) -> None:
+        if not self.store.pending_requests():  # the usual case: one cheap read, no lock
+            self._ack_request = False
+            return
         by_kind: dict[str, str] = {}
         for slot in self._slots.values():
             for kind in getattr(slot.task, "requests", ()) or ():
                 by_kind.setdefault(kind, slot.task.name)
-        with self.sessions() as s:
-            pending = device.pending_requests(s)
-            if not pending:
-                self._ack_request = False
-                return
-            wanted: dict[str, list[device.DeviceRequest]] = {}
+        started: list[tuple[Any, list[Request]]] = []
+        with self.store.transaction():
+            wanted: dict[str, list[Request]] = {}
             orphans: list[int] = []
-            for req in pending:
+            for req in self.store.pending_requests():
                 name = by_kind.get(req.kind)
                 if name is None:
                     orphans.append(req.id)
                 elif name not in self._running:
                     wanted.setdefault(name, []).append(req)
+            now_wall = self.wall()
             if orphans:
-                now_wall = self.wall()
-                for req in pending:
-                    if req.id in orphans:
-                        req.taken_at = now_wall
-                device.finish_requests(s, orphans, ok=False,
-                                       message="nothing on this device handles this request",
-                                       now=now_wall)
-            started: list[tuple[Any, list[device.DeviceRequest]]] = []
+                self.store.take_requests(orphans, now=now_wall)
+                self.store.finish_requests(
+                    orphans, ok=False, message="nothing on this device handles this request",
+                    now=now_wall)
             for name, reqs in wanted.items():
-                now_wall = self.wall()
-                for req in reqs:
-                    req.taken_at = now_wall
+                self.store.take_requests([r.id for r in reqs], now=now_wall)
                 started.append((self._slots[name].task, reqs))
-            s.commit()
         self._ack_request = False
         for task, reqs in started:
             self._launch(task, sorted({r.source for r in reqs}), [r.id for r in reqs])
@@ -384,19 +397,44 @@ class Agent:
 
     def _launch(self, task: Any, requested_by: list[str], request_ids: list[int]) -> None:
         started = self.wall()
+        running = _Running(task, Future(), started, request_ids, requested_by,
+                           written_at=self.clock())
         if getattr(task, "activity", None):
-            with self.sessions() as s:
-                device.write_state(s, device.ACTIVITY_KEY, {
-                    "task": task.name, "activity": task.activity,
-                    "since": started.isoformat(timespec="seconds"),
-                    "requested_by": requested_by}, now=started)
-                s.commit()
+            self.store.write_state(ACTIVITY_KEY, self._activity(running), now=started)
         ctx = TaskContext(self, task.name, requested_by)
         log.info("task %s starts (%s)", task.name, ", ".join(requested_by) or "schedule")
-        running = _Running(task, Future(), started, request_ids)
         with self._lock:
             self._running[task.name] = running
         running.future = self.executor.submit(self._run_task, task, ctx)
+
+    @staticmethod
+    def _activity(running: _Running) -> dict[str, Any]:
+        """The `activity` document: what the status page shows while a task runs."""
+        doc: dict[str, Any] = {
+            "task": running.task.name, "activity": running.task.activity,
+            "since": running.started.isoformat(timespec="seconds"),
+            "requested_by": running.requested_by}
+        if running.written != (None, ""):
+            doc["progress"], doc["label"] = running.written
+        return doc
+
+    def _write_progress(self, now: float) -> float | None:
+        """Write the progress of running tasks, at most every ACTIVITY_WRITE_SECONDS;
+        when the next write is due, if one is waiting."""
+        with self._lock:
+            busy = [r for r in self._running.values() if getattr(r.task, "activity", None)
+                    and (r.progress, r.label) != r.written]
+        due: float | None = None
+        for running in busy:
+            at = running.written_at + ACTIVITY_WRITE_SECONDS
+            if now < at:
+                due = at if due is None else min(due, at)
+                continue
+            with self._lock:
+                running.written, running.written_at = (running.progress, running.label), now
+            if not running.future.done():  # an ended task clears the document instead
+                self.store.write_state(ACTIVITY_KEY, self._activity(running), now=self.wall())
+        return due
 
     def _run_task(self, task: Any, ctx: TaskContext) -> Any:
         try:
@@ -419,14 +457,13 @@ class Agent:
             ok, message, details = _outcome(running.future)
             (log.info if ok else log.warning)("task %s ended: %s %s", name,
                                               "ok" if ok else "failed", message)
-            with self.sessions() as s:
-                device.record_task_result(s, name, ok=ok, message=message, details=details,
-                                          started_at=running.started, now=self.wall())
-                device.finish_requests(s, running.request_ids, ok=ok, message=message,
-                                       now=self.wall())
+            with self.store.transaction():
+                self.store.record_task_result(name, ok=ok, message=message, details=details,
+                                              started_at=running.started, now=self.wall())
+                self.store.finish_requests(running.request_ids, ok=ok, message=message,
+                                           now=self.wall())
                 if getattr(running.task, "activity", None):
-                    device.clear_state(s, device.ACTIVITY_KEY)
-                s.commit()
+                    self.store.clear_state(ACTIVITY_KEY)
             with self._lock:
                 self._running.pop(name, None)
             slot = self._slots.get(name)
@@ -524,19 +561,21 @@ class Agent:
 
     def _write_heartbeat(self, stopped: bool = False,
                          beat: dict[str, Any] | None = None) -> None:
-        with self.sessions() as s:
-            device.write_state(s, device.AGENT_KEY, beat or self._heartbeat(stopped),
-                               now=self.wall())
-            s.commit()
+        self.store.write_state(AGENT_KEY, beat or self._heartbeat(stopped), now=self.wall())
 
 
 def _outcome(future: Future[Any]) -> tuple[bool, str, dict[str, Any]]:
     exc = future.exception()
+    return outcome(None if exc is not None else future.result(), exc)
+
+
+def outcome(result: Any, exc: BaseException | None = None
+            ) -> tuple[bool, str, dict[str, Any]]:
+    """How a task's run ended: ok, message, details; from what `run` returned or raised."""
     if exc is not None:
         message = exc.render("en") if isinstance(exc, ArdoiseError) else (
             str(exc) or type(exc).__name__)
         return False, message, {"error": type(exc).__name__}
-    result = future.result()
     if isinstance(result, dict):
         details = {k: v for k, v in result.items() if k not in ("ok", "message")}
         return bool(result.get("ok", True)), str(result.get("message", "")), details
@@ -544,4 +583,4 @@ def _outcome(future: Future[Any]) -> tuple[bool, str, dict[str, Any]]:
 
 
 __all__ = ["Agent", "AgentTask", "HardwareState", "InlineExecutor", "PeriodicTask",
-           "TaskContext", "run_shell"]
+           "TaskContext", "outcome", "run_shell"]

@@ -1,13 +1,10 @@
-"""`ardoise status`, `ardoise agent`, `ardoise hw ...` and `ardoise discover`: thin calls
-into the hardware library."""
+"""`ardoise status`, `ardoise hw ...` and `ardoise discover`: thin calls into the hardware
+library. `ardoise agent` is in hardware/cli_agent.py, which loads only small modules."""
 
 from __future__ import annotations
 
 import json
-import logging
-import signal
 import time
-from typing import Any
 
 import click
 from sqlalchemy.orm import Session, sessionmaker
@@ -17,11 +14,10 @@ from ardoise.errors import ArdoiseError
 from ardoise.i18n import N_, cli_locale, translate
 from hardware import lights as L
 from hardware import status as hw_status
-from hardware.agent import InlineExecutor
+from hardware.cli_agent import agent_group
 from hardware.discovery import discover, interfaces_setting
 from hardware.lights import default_pin_factory, open_devices
 from hardware.report import rows
-from hardware.runtime import build_agent
 
 
 class NoGpio(ArdoiseError, RuntimeError):
@@ -47,28 +43,6 @@ def status_command(obj: Context, as_json: bool) -> None:
     for row in table:
         mark = {"problem": "!!", "warning": " !"}.get(row.level, "  ")
         click.echo(f"{mark} {row.label.ljust(width)}  {row.value}")
-
-
-@click.command("agent")
-@click.option("--once", is_flag=True,
-              help="Do one turn (sample, lights, requests, due tasks) and exit.")
-@pass_ctx
-def agent_command(obj: Context, once: bool) -> None:
-    """Run the device agent: lights, button, status, and the plugged-in periodic tasks."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    kwargs: dict[str, Any] = {"executor": InlineExecutor()} if once else {}
-    agent = build_agent(obj.settings, _sessions(obj), announce=False if once else None,
-                        **kwargs)
-    if once:
-        agent.start()
-        try:
-            agent.step()
-        finally:
-            agent.close()
-        return
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: agent.stop())
-    agent.run_forever()
 
 
 @click.group("hw")
@@ -125,6 +99,6 @@ def discover_command(obj: Context, seconds: float, as_json: bool) -> None:
         click.echo(f"{s.role:8} {s.instance:40} {school:30} {s.url:28} {s.version}")
 
 
-COMMANDS = (status_command, agent_command, hw_group, discover_command)
+COMMANDS = (status_command, agent_group, hw_group, discover_command)
 
-__all__ = ["COMMANDS", "agent_command", "discover_command", "hw_group", "status_command"]
+__all__ = ["COMMANDS", "discover_command", "hw_group", "status_command"]

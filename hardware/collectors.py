@@ -9,22 +9,19 @@ raises; the sampler turns any failure, or a source that does not answer in time,
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import shutil
+import socket
 import subprocess
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
+from urllib.parse import urlsplit
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
-from ardoise import device
-from content_packs.catalog import InstalledPack
+from ardoise.device_protocol import ACTIVITY_KEY, AGENT_KEY, SYNC_NOW, TaskResult
 
 Runner = Callable[[Sequence[str], float], str]
 HttpGet = Callable[[str, float], int]
@@ -61,12 +58,39 @@ def run_command(argv: Sequence[str], timeout: float) -> str:
 
 
 def http_status(url: str, timeout: float) -> int:
-    """HTTP status of a GET (the web process answering its own status endpoint)."""
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp:
-            return int(resp.status)
-    except urllib.error.HTTPError as exc:
-        return int(exc.code)
+    """HTTP status of a GET of an http:// URL (the web process answering its own status
+    endpoint, on loopback). Only the status line is read. A plain socket rather than
+    http.client: the long-running agent has no use for TLS and does not load it
+    (hardware.runtime.without_tls). A connection that fails, or an answer that is not
+    HTTP, raises OSError."""
+    parts = urlsplit(url)
+    if parts.scheme != "http":
+        raise SourceError(f"only http:// addresses are checked, not {url}")
+    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    with socket.create_connection((host, port), timeout=timeout) as sock:
+        sock.sendall(f"GET {target} HTTP/1.0\r\nHost: {parts.netloc}\r\n"
+                     "Connection: close\r\n\r\n".encode("ascii"))
+        with sock.makefile("rb") as answer:
+            line = answer.readline(200)
+    version, _, rest = line.partition(b" ")
+    code = rest[:3]
+    if not version.startswith(b"HTTP/") or not code.isdigit():
+        raise OSError(f"not an HTTP answer: {line[:80]!r}")
+    return int(code)
+
+
+class DeviceReader(Protocol):
+    """The database part of the status: the agent's `hardware.store.SqliteStore`, or
+    `hardware.orm_reader.SessionReader` in processes that have SQLAlchemy sessions."""
+
+    def read_state(self, key: str) -> tuple[dict[str, Any], dt.datetime] | None: ...
+
+    def last_task_result(self, task: str) -> TaskResult | None: ...
+
+    def has_pending(self, kind: str) -> bool: ...
+
+    def active_packs(self) -> list[tuple[str, str]]: ...
 
 
 @dataclass(frozen=True)
@@ -81,7 +105,8 @@ class Sources:
     wifi_interface: str = "wlan0"
     block_device: str | None = None  # None: the disk that holds data_dir
     web_url: str | None = None  # None: do not check the web process (we are it)
-    sessions: Callable[[], Session] | None = None
+    sessions: Callable[[], Any] | None = None  # SQLAlchemy sessions (the web, the CLI)
+    store: DeviceReader | None = None  # or the agent's sqlite3 store; wins when both given
     timeout: float = 2.0
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -198,22 +223,29 @@ def firstboot(src: Sources) -> dict[str, Any]:
 
 def database(src: Sources) -> dict[str, Any]:
     """Last sync, the task running now, the agent's heartbeat, pending requests, packs."""
+    if src.store is not None:
+        return device_fields(src.store)
     if src.sessions is None:
         raise SourceError("no database")
+    # Only processes that already hold SQLAlchemy sessions come here; the agent, which
+    # must not load SQLAlchemy, gives a store instead.
+    from hardware.orm_reader import SessionReader
+
     with src.sessions() as s:
-        agent = device.read_state(s, device.AGENT_KEY)
-        activity = device.read_state(s, device.ACTIVITY_KEY)
-        packs = [(p.pack_id, p.version) for p in s.scalars(
-            select(InstalledPack).where(InstalledPack.active.is_(True))
-            .order_by(InstalledPack.pack_id))]
-        return {
-            "last_sync": device.last_sync(s),
-            "activity": activity[0] if activity else None,
-            "agent": agent[0] if agent else None,
-            "agent_seen_at": agent[1] if agent else None,
-            "sync_requested": bool(device.pending_requests(s, [device.SYNC_NOW])),
-            "packs": packs,
-        }
+        return device_fields(SessionReader(s))
+
+
+def device_fields(reader: DeviceReader) -> dict[str, Any]:
+    agent = reader.read_state(AGENT_KEY)
+    activity = reader.read_state(ACTIVITY_KEY)
+    return {
+        "last_sync": reader.last_task_result("sync"),
+        "activity": activity[0] if activity else None,
+        "agent": agent[0] if agent else None,
+        "agent_seen_at": agent[1] if agent else None,
+        "sync_requested": reader.has_pending(SYNC_NOW),
+        "packs": reader.active_packs(),
+    }
 
 
 # name -> collector; the sampler runs them side by side, each bounded by a timeout.
@@ -251,8 +283,11 @@ FIELDS: dict[str, tuple[str, ...]] = {
 __all__ = [
     "COLLECTORS",
     "FIELDS",
+    "DeviceReader",
     "SourceError",
     "Sources",
+    "device_fields",
+    "http_status",
     "parse_station_dump",
     "parse_throttled",
     "run_command",

@@ -1,4 +1,5 @@
-"""Who this device is, for announcing it: its id, its short id, its school.
+"""Who this device is, for announcing it: its id, its short id, its school (read from the
+database by `hardware.store.SqliteStore.school`).
 
 The device id is made once, on the device (never in the image, so cloned SD cards flashed
 from one image still differ), and kept in data_dir/device_id.
@@ -10,10 +11,6 @@ import os
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-
-from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
 
 from ardoise.ids import uuid7
 
@@ -51,16 +48,4 @@ class SchoolInfo:
     name: str = ""
 
 
-def school_info(session: Session) -> SchoolInfo:
-    """The hub's school, once enrolled; empty before. Read with plain SQL so the hardware
-    package does not import the hub's models."""
-    try:
-        row = session.execute(text(
-            "SELECT code, name FROM school WHERE deleted = :no ORDER BY created_at LIMIT 1"),
-            {"no": False}).first()
-    except SQLAlchemyError:
-        return SchoolInfo()
-    return SchoolInfo(code=row[0], name=row[1]) if row else SchoolInfo()
-
-
-__all__ = ["SchoolInfo", "device_id", "school_info", "short_id"]
+__all__ = ["SchoolInfo", "device_id", "short_id"]

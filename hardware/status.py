@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from ardoise import __version__
-from ardoise.db import utcnow
-from ardoise.device import TaskResult
+from ardoise.clock import utcnow
+from ardoise.device_protocol import TaskResult
 from ardoise.settings import Settings
 from hardware import problems as P
-from hardware.collectors import COLLECTORS, FIELDS, Sources
+from hardware.collectors import COLLECTORS, FIELDS, DeviceReader, Sources
 from hardware.problems import Problem
 
 Clock = Callable[[], float]
@@ -271,14 +271,15 @@ def _reason(exc: BaseException) -> str:
 
 
 def sources_from_settings(settings: Settings, sessions: Callable[[], Any] | None = None, *,
-                          check_web: bool = True) -> Sources:
+                          check_web: bool = True, store: DeviceReader | None = None) -> Sources:
     """The real machine's sources for these settings (the web page passes
-    check_web=False: it is the web process)."""
+    check_web=False: it is the web process). The database is read through SQLAlchemy
+    `sessions`, or through the agent's sqlite3 `store`."""
     web_url = None
     if check_web and settings.role == "hub":
         web_url = f"http://{_local_host(settings.host)}:{settings.port}/api/v1/status"
     return Sources(data_dir=Path(settings.data_dir), wifi_interface=settings.wifi_interface,
-                   web_url=web_url, sessions=sessions)
+                   web_url=web_url, sessions=sessions, store=store)
 
 
 def _local_host(host: str) -> str:

@@ -2,32 +2,47 @@
 
 Errors become short messages in the user's language (French unless LANG or
 ARDOISE_LANGUAGE says English); `--debug` shows the traceback instead.
+
+Each package's commands are imported when they are run (LAZY_COMMANDS), not when `ardoise`
+starts: the long-running `ardoise agent` must not load Flask or SQLAlchemy
+(docs/decisions.md, "The device agent stays small"). For the same reason the database
+set-up and `serve` import what they need when they run.
 """
 
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from sqlalchemy import Engine
 
 from ardoise import __version__
-from ardoise.cli import ArdoiseGroup, Context, pass_ctx
+from ardoise.cli import Context, LazyGroup, pass_ctx
 from ardoise.settings import describe
-from content_packs.cli import pack_group
-from hardware.cli import COMMANDS as hardware_commands
-from hub import db
-from hub.classwork.cli import classwork_group
-from hub.cli_demo import demo_command
-from hub.cli_people import class_group, school_group, user_group
-from hub.cli_sync import sync_group
-from hub.serve import run
-from hub.sync_registry import install_capture
-from image_builder.cli import image as image_group
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+# Each package's command group: name -> "module:attribute", imported when used.
+LAZY_COMMANDS = {
+    "agent": "hardware.cli_agent:agent_group",
+    "class": "hub.cli_people:class_group",
+    "classwork": "hub.classwork.cli:classwork_group",
+    "demo": "hub.cli_demo:demo_command",
+    "discover": "hardware.cli:discover_command",
+    "hw": "hardware.cli:hw_group",
+    "image": "image_builder.cli:image",
+    "pack": "content_packs.cli:pack_group",
+    "school": "hub.cli_people:school_group",
+    "status": "hardware.cli:status_command",
+    "sync": "hub.cli_sync:sync_group",
+    "user": "hub.cli_people:user_group",
+}
 
 
-@click.group(cls=ArdoiseGroup)
+@click.group(cls=LazyGroup, lazy_commands=LAZY_COMMANDS)
 @click.option("--config", "config_file", type=click.Path(path_type=Path),
               envvar="ARDOISE_CONFIG",
               help="Settings file (default /etc/ardoise/ardoise.toml if present).")
@@ -37,15 +52,28 @@ from image_builder.cli import image as image_group
 @click.pass_context
 def main(ctx: click.Context, config_file: Path | None, debug: bool) -> None:
     """Ardoise: the offline-first classroom hub."""
-    obj = Context(config_file, debug, prepare=_prepare)
+    obj = Context(config_file, debug, prepare=_prepare,
+                  command=_same_command(config_file, debug))
     ctx.obj = obj
     ctx.call_on_close(obj.close)
 
 
 def _prepare(engine: Engine) -> None:
     """Schema up to date, then change capture on (synced rows get their stamps)."""
+    from hub import db
+    from hub.sync_registry import install_capture
+
     db.upgrade(engine)
     install_capture(engine)
+
+
+def _same_command(config_file: Path | None, debug: bool) -> list[str]:
+    """This command, run again in a child process with the same interpreter and options
+    (`python -m hub` is `ardoise`)."""
+    argv = [sys.executable, "-m", "hub"]
+    if config_file is not None:
+        argv += ["--config", str(config_file)]
+    return [*argv, "--debug"] if debug else argv
 
 
 @main.group()
@@ -86,20 +114,9 @@ def db_upgrade(obj: Context) -> None:
 @pass_ctx
 def serve(obj: Context, host: str | None, port: int | None) -> None:
     """Run the web process (pages and API) with the production server."""
+    from hub.serve import run
+
     _ = obj.engine  # migrate before the first request
     obj.close()
     run(obj.settings, host=host, port=port)
 
-
-# Each package's command group.
-# (added as packages grow: main.add_command(<group>))
-main.add_command(pack_group)
-main.add_command(demo_command)
-main.add_command(classwork_group)
-main.add_command(school_group)
-main.add_command(class_group)
-main.add_command(user_group)
-main.add_command(image_group)
-main.add_command(sync_group)
-for _command in hardware_commands:  # status, agent, hw, discover
-    main.add_command(_command)

@@ -49,6 +49,33 @@ def build(config_file: Path | None, out_dir: Path, cache_dir: Path | None,
         click.echo(str(path))
 
 
+@image.command("try")
+@click.argument("image_file", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@click.option("--settings", "settings_file",
+              type=click.Path(path_type=Path, dir_okay=False, exists=True),
+              help="An ardoise.toml to put on the copy's boot partition first.")
+@click.option("--port", type=int, default=8080, show_default=True,
+              help="The hub answers on http://127.0.0.1:PORT/.")
+@click.option("--work", "work_dir", type=click.Path(path_type=Path, file_okay=False),
+              default=Path("build/try"), show_default=True,
+              help="Where the copy of the image and the console log go.")
+@click.option("--keep-running", is_flag=True,
+              help="Leave the hub running until Ctrl+C (default: power off once it answers).")
+def try_command(image_file: Path, settings_file: Path | None, port: int, work_dir: Path,
+                keep_running: bool) -> None:
+    """Boot a copy of an image under emulation (qemu -M virt) and time it until the hub
+    answers; the image itself is not changed."""
+    from image_builder import tryout
+
+    if settings_file is not None:
+        _, problems = read_device_config(settings_file)
+        if problems:
+            raise click.ClickException(
+                f"{settings_file}:\n" + render_problems(problems, cli_locale()))
+    tryout.try_image(image_file, work_dir, port, settings_file, keep_running=keep_running,
+                     echo=click.echo)
+
+
 @image.command("check-settings")
 @click.argument("settings_file", type=click.Path(path_type=Path, dir_okay=False))
 def check_settings(settings_file: Path) -> None:

@@ -80,6 +80,13 @@ def fat_list(image: Path, number: int = 1) -> list[str]:
     return sorted(line.rsplit("/", 1)[-1] for line in res.stdout.splitlines() if line)
 
 
+def fat_extract(image: Path, path: str, dest: Path, number: int = 1) -> None:
+    """Copy a file out of the boot partition (a kernel, say) byte for byte."""
+    spec = f"{image}@@{_part(image, number).start}"
+    subprocess.run([which("mcopy") or "mcopy", "-n", "-i", spec, f"::{path}", str(dest)],
+                   check=True, capture_output=True)
+
+
 def fat_write(image: Path, path: str, data: bytes, number: int = 1) -> None:
     """Put a file on the boot partition, as a technician does from a laptop."""
     import tempfile
@@ -93,4 +100,4 @@ def fat_write(image: Path, path: str, data: bytes, number: int = 1) -> None:
 
 
 __all__ = ["Partition", "ext4_block_count", "ext4_list", "ext4_read", "ext4_stat",
-           "fat_list", "fat_read", "fat_write", "partitions"]
+           "fat_extract", "fat_list", "fat_read", "fat_write", "partitions"]

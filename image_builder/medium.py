@@ -20,7 +20,8 @@ from image_builder.build_config import BuildConfig
 from image_builder.emulator import Machine
 from image_builder.progress import Progress
 
-APPEND = (f"console=ttyAMA0 root=LABEL={partitions.ROOT_LABEL} ro net.ifnames=0 panic=-1 "
+# rw, as in the Pi's cmdline.txt: what systemd may write to /etc on the first boot shows.
+APPEND = (f"console=ttyAMA0 root=LABEL={partitions.ROOT_LABEL} rw net.ifnames=0 panic=-1 "
           "systemd.show_status=1")
 GUEST_HTTP = 80  # nginx; the web process itself listens on the guest's loopback only
 
@@ -49,7 +50,7 @@ def build(out_dir: Path, settings: bytes, cache: Path, http_port: int,
     (boot / "ardoise.toml").write_bytes(settings)
     with progress.stage("packs", cached=not config.packs):
         for source in config.packs:
-            pipeline.bake_pack(source, data)
+            pipeline.bake_pack(source, data, config.trusted_keys)
     with progress.stage("assemble"):
         kernel = extract.debian_kernel(cache, config.suite, mirror)
         userland = extract.cached_unpack(cache, "tiny-root", tiny.PACKAGES, config.suite,

@@ -73,7 +73,8 @@ def imager_entry(image: Path, download: Path, name: str, version: str, descripti
         "extract_sha256": sha256(image),
         "image_download_size": download.stat().st_size,
         "image_download_sha256": sha256(download),
-        "devices": ["pi5-64bit", "pi4-64bit", "pi3-64bit"],
+        # Debian bookworm's kernel has no Raspberry Pi 5 device tree: 3B/3B+/Zero 2 W, 4/400.
+        "devices": ["pi4-64bit", "pi3-64bit"],
         "init_format": "none",
         "website": "",
         "architecture": "armv8",

@@ -14,6 +14,7 @@ import contextlib
 import json
 import os
 import platform
+import re
 import shlex
 import shutil
 import subprocess
@@ -45,6 +46,8 @@ BOOT_CHAIN_PACKAGES = ("raspi-firmware", "linux-image-arm64", "firmware-brcm8021
 PACKAGES = (*SYSTEM_PACKAGES, *BOOT_CHAIN_PACKAGES)
 LOCALES = ("fr_CA.UTF-8 UTF-8", "en_CA.UTF-8 UTF-8")
 HUB_PREFIX = "/opt/ardoise/venv"
+IMAGE_KEYS = "/usr/share/ardoise/trusted-publishers"  # from build.toml
+DEVICE_KEYS = "/etc/ardoise/trusted-publishers"  # from ardoise.toml, written by first boot
 # Hub network on the classroom Wi-Fi (see files/wlan0-ardoise.network).
 HUB_IP, DHCP_FIRST, DHCP_LAST = "10.42.0.1", "10.42.0.20", "10.42.0.250"
 
@@ -241,6 +244,7 @@ def configure(root: Path, config: BuildConfig) -> None:
                  "ardoise-firstboot.service"):
         _put(root, unit, f"/etc/systemd/system/{unit}")
     _put(root, "ssh-ardoise.conf", "/etc/systemd/system/ssh.service.d/ardoise.conf")
+    _put(root, "ssh-ardoise.conf", "/etc/systemd/system/ssh.socket.d/ardoise.conf")
     _put(root, "sshd-ardoise.conf", "/etc/ssh/sshd_config.d/ardoise.conf")
     _put(root, "journald-ardoise.conf", "/etc/systemd/journald.conf.d/ardoise.conf")
     _put(root, "nginx-ardoise.conf", "/etc/nginx/sites-available/ardoise")
@@ -254,11 +258,21 @@ def configure(root: Path, config: BuildConfig) -> None:
         site.unlink()
     (root / "etc/nginx/sites-enabled/ardoise").symlink_to("../sites-available/ardoise")
     _write(root, "/etc/fstab", partitions.fstab())
+    # The publishers of the baked packs, beside those ardoise.toml adds on first boot.
+    shutil.rmtree(root / IMAGE_KEYS.lstrip("/"), ignore_errors=True)
+    write_publisher_keys(root / IMAGE_KEYS.lstrip("/"), config.trusted_keys)
+    _write(root, "/etc/ardoise/ardoise.toml", "\n".join([
+        "# Hub settings (see `ardoise config list`); first boot adds language and timezone",
+        "# from ardoise.toml on the boot partition.",
+        f"pack_trusted_keys = {json.dumps(f'{IMAGE_KEYS},{DEVICE_KEYS}')}", ""]))
     (root / "var/lib/ardoise").mkdir(parents=True, exist_ok=True)
     # Per-device identity is made on the device: no host keys or machine id in the image.
     for key in (root / "etc/ssh").glob("ssh_host_*"):
         key.unlink()
-    _write(root, "/etc/machine-id", "uninitialized\n")
+    # Empty, not "uninitialized": each hub still gets its own machine id at boot, but
+    # systemd does not treat it as a first boot, whose preset pass would enable every
+    # installed unit (ssh.socket listening on port 22, the rsync daemon...).
+    _write(root, "/etc/machine-id", "")
     with contextlib.suppress(FileNotFoundError):
         (root / "var/lib/dbus/machine-id").unlink()
     if not _has_account(root, "ardoise"):
@@ -277,6 +291,8 @@ def configure(root: Path, config: BuildConfig) -> None:
     chroot(root, "systemctl", "enable", "ardoise-firstboot.service", "ardoise-web.service",
            "ardoise-agent.service", "systemd-networkd.service", "systemd-resolved.service",
            "hostapd.service", "nginx.service")
+    # Only the client side of rsync is used (pack transfers); SSH through ssh.service only.
+    chroot(root, "systemctl", "disable", "rsync.service", "ssh.socket")
     # nginx checks its configuration (the same binary and modules as on the Pi).
     chroot(root, "nginx", "-t", "-q")
     template = config.settings_template or FILES / "ardoise.toml"
@@ -348,7 +364,7 @@ def build_image(config: BuildConfig, out_dir: Path, cache_dir: Path,
     boot, data = split_partitions(root, work)
     with progress.stage("packs", cached=not config.packs):
         for source in config.packs:
-            bake_pack(source, data)
+            bake_pack(source, data, config.trusted_keys)
     image = out_dir / f"{config.name}-{config.version}.img"
     with progress.stage("assemble"):
         layout = partitions.plan(config.boot_mib, root, config.root_extra_mib, data,
@@ -371,16 +387,30 @@ def build_image(config: BuildConfig, out_dir: Path, cache_dir: Path,
     return result
 
 
-def bake_pack(source: str, data_dir: Path) -> None:
-    """Install a pack into the data partition with the same verification as on a hub."""
+def write_publisher_keys(folder: Path, keys: Sequence[str]) -> None:
+    """One `NN-name.pub` (base64) per `name:BASE64` key: the format hubs read."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, value in enumerate(keys, 1):
+        name, _, key = value.rpartition(":")
+        safe = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-") or "publisher"
+        (folder / f"{i:02d}-{safe}.pub").write_text(key + "\n")
+
+
+def bake_pack(source: str, data_dir: Path, trusted_keys: Sequence[str]) -> None:
+    """Install a pack into the data partition with the same verification as on a hub:
+    every file's hash, and the manifest's signature by one of `trusted_keys`."""
     folder = Path(source)
     if source.startswith("rsync://"):
         folder = data_dir.parent / "pack-download"
         shutil.rmtree(folder, ignore_errors=True)
         _run(["rsync", "-a", source.rstrip("/") + "/", str(folder)])
     ardoise = Path(sys.executable).with_name("ardoise")
+    keys = data_dir.parent / "bake-keys"
+    shutil.rmtree(keys, ignore_errors=True)
+    write_publisher_keys(keys, trusted_keys)
     settings = data_dir.parent / "bake.toml"
-    settings.write_text(f"data_dir = {json.dumps(str(data_dir))}\n")
+    settings.write_text(f"data_dir = {json.dumps(str(data_dir))}\n"
+                        f"pack_trusted_keys = {json.dumps(str(keys))}\n")
     # Only this file decides where the pack goes: the build machine's ARDOISE_* variables
     # (a developer's data_dir, say) must not redirect it.
     env = {k: v for k, v in os.environ.items() if not k.startswith("ARDOISE_")}

@@ -2,7 +2,11 @@
 
 Works on any SQLAlchemy tables carrying the sync columns of `ardoise.db.Synced`; the
 application says which tables sync, and how, by filling a `Registry`. Never imports
-Flask nor the hub.
+Flask nor the hub. Modules: `capture` (stamps in the writer's transaction), `changes`
+(what the other side has not seen, purge), `merge`, `frames` (wire format), `transfer`
+(exactly-once frames), `protocol` (a round), `client`/`hubside` (the hub's side),
+`signing`, `bundle` (USB), `blobs` (student files), `agent` (the agent's task).
+See docs/sync.md.
 """
 
 from sync.agent import agent_tasks

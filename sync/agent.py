@@ -19,12 +19,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
+
+from sqlalchemy import Engine
 
 from ardoise.errors import ArdoiseError, Invalid
 from ardoise.i18n import N_, translate
 from ardoise.settings import Settings
-from sync import hubside
+from sync import hubside, transfer
 from sync.client import Backoff, SyncRefused, SyncUnavailable
 from sync.registry import Registry
 
@@ -85,6 +87,13 @@ class SyncTask:
     def interval_seconds(self) -> float:
         return float(self.settings.sync_interval_minutes * 60)
 
+    def save_state(self) -> dict[str, Any]:
+        """What carries over to the next run, which the agent starts in a new process."""
+        return {"failures": self.backoff.failures}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        self.backoff.failures = int(state.get("failures", 0))
+
     def run(self, ctx: Any) -> dict[str, Any] | None:
         windows = parse_windows(self.settings.sync_windows)
         if not ctx.requested_by and not in_windows(self.local_time(), windows):
@@ -92,8 +101,8 @@ class SyncTask:
         if _registry is None:
             return {"ok": False, "message": "no registry of synced tables"}
         with ctx.session() as s:
-            engine = s.get_bind()
-        enrollment = hubside.enrollment(engine)  # type: ignore[arg-type]
+            engine = cast(Engine, s.get_bind())
+        enrollment = hubside.enrollment(engine)
         if enrollment is None:
             return {"ok": False, "message": translate(
                 N_("This hub is not enrolled with a central: run 'ardoise sync enroll URL "
@@ -103,7 +112,7 @@ class SyncTask:
         while True:
             try:
                 stats = hubside.sync_now(
-                    engine, _registry(), Path(self.settings.data_dir), url=url,  # type: ignore[arg-type]
+                    engine, _registry(), Path(self.settings.data_dir), url=url,
                     health=_health(ctx), progress=ctx.progress,
                     rate_kbps=self.settings.sync_bandwidth_kbps)
             except SyncUnavailable as exc:
@@ -120,6 +129,8 @@ class SyncTask:
             except (SyncRefused, ArdoiseError) as exc:
                 return {"ok": False, "message": exc.render("en")}
             self.backoff.reset()
+            transfer.maintenance(engine, transfer_days=self.settings.sync_transfer_days,
+                                 audit_days=self.settings.sync_audit_days)
             return {"ok": True, "message": f"sent {stats.pushed_rows} rows, received "
                     f"{stats.pulled_rows}", "requests": stats.requests,
                     "rows_sent": stats.pushed_rows, "rows_received": stats.pulled_rows}

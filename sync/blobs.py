@@ -168,6 +168,67 @@ def upload(engine: Engine, registry: Registry, scope: Scope, data_dir: Path,
     return stats
 
 
+def missing_here(engine: Engine, registry: Registry, scope: Scope, data_dir: Path
+                 ) -> list[str]:
+    """Files our rows name that we do not hold (a re-flashed hub, another hub's work)."""
+    with engine.connect() as conn:
+        shas = set(referenced(conn, registry, scope))
+    return sorted(s for s in shas if SHA256.match(s) and not blob_path(data_dir, s).exists())
+
+
+def read_chunk(data_dir: Path, sha: str, offset: int) -> tuple[bytes, int]:
+    """A chunk of a file we hold, and the file's size (NotFound-like Invalid if absent)."""
+    path = blob_path(data_dir, sha)
+    if not path.exists():
+        raise Conflict(N_("This server does not hold that file (yet)."))
+    size = path.stat().st_size
+    if not 0 <= offset <= size:
+        raise Invalid(N_("Parameters offset and size are required whole numbers."))
+    with open(path, "rb") as fh:
+        fh.seek(offset)
+        return fh.read(CHUNK), size
+
+
+def download(engine: Engine, registry: Registry, scope: Scope, data_dir: Path, post: Post,
+             *, should_stop: Callable[[], bool] = lambda: False) -> dict[str, int]:
+    """Fetch the files our rows name and we lack, resuming partial ones, hash-checked."""
+    stats = {"files": 0, "bytes": 0, "unavailable": 0}
+    for sha in missing_here(engine, registry, scope, data_dir):
+        if should_stop():
+            break
+        part = _part_path(data_dir, sha).with_suffix(".down")
+        part.parent.mkdir(parents=True, exist_ok=True)
+        offset = part.stat().st_size if part.exists() else 0
+        while True:
+            status, raw = post(f"/api/v1/sync/blobs/{sha}/read?offset={offset}", b"")
+            if status == 409:  # the central does not have it (yet): next time
+                stats["unavailable"] += 1
+                break
+            if status != 200:
+                raise Conflict(N_("The central refused a file: %(reason)s"),
+                               reason=_reason(raw))
+            answer = msgpack.unpackb(raw, raw=False)
+            chunk, size = answer["data"], int(answer["size"])
+            with open(part, "ab") as fh:
+                fh.write(chunk)
+                fh.flush()
+                os.fsync(fh.fileno())
+            offset += len(chunk)
+            stats["bytes"] += len(chunk)
+            if offset >= size or not chunk:
+                digest = hashlib.sha256(part.read_bytes()).hexdigest()
+                if digest != sha:
+                    part.unlink()
+                    raise Invalid(N_("The file received does not match its SHA-256: it will "
+                                     "be sent again."))
+                final = blob_path(data_dir, sha)
+                final.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(part, final)
+                stats["files"] += 1
+                break
+    return stats
+
+
 def _reason(raw: bytes) -> str:
     try:
         return str(json.loads(raw)["error"]["message"])
@@ -175,8 +236,8 @@ def _reason(raw: bytes) -> str:
         return raw[:200].decode(errors="replace")
 
 
-__all__ = ["CHUNK", "blob_path", "holdings", "mark_sent", "receive_chunk", "referenced",
-           "to_upload", "upload"]
+__all__ = ["CHUNK", "blob_path", "download", "holdings", "mark_sent", "missing_here",
+           "read_chunk", "receive_chunk", "referenced", "to_upload", "upload"]
 
 
 def is_referenced(conn: Connection, registry: Registry, scope: Scope, sha: str) -> bool:

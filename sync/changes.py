@@ -12,19 +12,23 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, false, func, or_, select, update
+from sqlalchemy import Connection, and_, delete, false, func, or_, select, true, update
 
 from ardoise.errors import NotFound
 from ardoise.i18n import N_
 from ardoise.ids import uuid7
+from sync import hlc as hlclib
 from sync import instance as inst
+from sync import stamps
 from sync.capture import INTERNAL
 from sync.registry import Registry, TableRule
 from sync.scope import Scope
-from sync.tables import SyncPurge
+from sync.tables import SyncLocal, SyncOutTransfer, SyncPurge
 from sync.vectors import Vector
 
 PURGE = SyncPurge.__table__
+LOCAL = SyncLocal.__table__
+OUT = SyncOutTransfer.__table__
 BATCH = 500
 
 
@@ -35,10 +39,24 @@ class Batch:
     rows: list[tuple[Any, ...]]
 
 
+MAX_INSTANCE_TERMS = 64
+
+
 def _unseen_condition(table: Any, their: Vector, instances: set[uuid.UUID]) -> Any:
-    terms = [and_(table.c.sync_instance == i, table.c.sync_counter > their.get(i, 0))
-             for i in sorted(instances)]
-    return or_(*terms) if terms else false()
+    """Rows whose (instance, counter) `their` does not cover.
+
+    With few instances (a hub), one index range per instance. With many (a central that
+    heard from hundreds of hubs), ranges only for the instances `their` knows, and "any
+    other instance" for the rest: the scope's own index then does the narrowing.
+    """
+    if len(instances) <= MAX_INSTANCE_TERMS:
+        terms = [and_(table.c.sync_instance == i, table.c.sync_counter > their.get(i, 0))
+                 for i in sorted(instances)]
+        return or_(*terms) if terms else false()
+    known = sorted(their)
+    terms = [and_(table.c.sync_instance == i, table.c.sync_counter > their[i]) for i in known]
+    terms.append(table.c.sync_instance.not_in(known) if known else true())
+    return or_(*terms)
 
 
 def unseen(conn: Connection, registry: Registry, scope: Scope, their: Vector,
@@ -131,4 +149,43 @@ def count_unseen(conn: Connection, registry: Registry, scope: Scope, their: Vect
     return total
 
 
-__all__ = ["Batch", "adopt_unstamped", "count_unseen", "purge", "unseen"]
+
+
+def restamp_future(conn: Connection, registry: Registry, reference_ms: int,
+                   max_ahead_ms: int, clock: inst.Clock = inst.DEFAULT_CLOCK) -> int:
+    """Give new stamps to this instance's changes stamped too far in the future.
+
+    A hub whose clock was years ahead before it first reached the central stamped its
+    changes then; the central refuses such stamps. Nobody has accepted them, so this
+    instance may take them back: its clock goes back to the reference time (learnt from
+    the central) and those rows get fresh stamps, keeping their values.
+    """
+    limit = hlclib.pack(reference_ms + max_ahead_ms)
+    local = inst.current(conn).instance
+    conn.execute(update(LOCAL).where(LOCAL.c.key == 1, LOCAL.c.hlc > limit)
+                 .values(hlc=hlclib.pack(reference_ms))
+                 .execution_options(**{INTERNAL: True}))
+    stamp: inst.Stamp | None = None
+    done = 0
+    for rule in registry:
+        t = rule.table
+        fields = [c.name for c in rule.data_columns]
+        rows = conn.execute(select(t.c.id, t.c.sync_instance, t.c.sync_hlc, t.c.sync_fields)
+                            .where(t.c.sync_hlc > limit)).all()
+        for row in rows:
+            stamp = stamp or inst.allocate(conn, clock)
+            base = (row.sync_hlc, row.sync_instance)
+            current = stamps.decode(row.sync_fields, base, fields)
+            fixed = {f: ((stamp.hlc, local) if s[1] == local and s[0] > limit else s)
+                     for f, s in current.items()}
+            conn.execute(update(t).where(t.c.id == row.id).values(
+                sync_instance=stamp.instance, sync_counter=stamp.counter, sync_hlc=stamp.hlc,
+                sync_fields=stamps.encode(fixed, (stamp.hlc, stamp.instance)))
+                .execution_options(**{INTERNAL: True}))
+            done += 1
+    if done:  # frames already prepared carry the old stamps: prepare again
+        conn.execute(update(OUT).where(OUT.c.status == "ready").values(status="abandoned"))
+    return done
+
+
+__all__ = ["Batch", "adopt_unstamped", "count_unseen", "purge", "restamp_future", "unseen"]

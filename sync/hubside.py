@@ -128,23 +128,13 @@ def sync_now(engine: Engine, registry: Registry, data_dir: Path, *,
         changes.adopt_unstamped(conn, registry, clock)
         conn.execute(update(ENR).where(ENR.c.key == 1).values(last_attempt_at=utcnow()))
     try:
-        try:
-            stats = sync_round(engine, registry, transport, enr.scope, enr.central_instance,
-                               clock=clock, progress=progress, health=health)
-        except SyncRefused as exc:
-            server_time = exc.details_.get("server_time")
-            if exc.remote_code != "clock_skew" or not isinstance(server_time, int):
-                raise
-            offset_ms = int(server_time * 1000 - clock.ms())
-            with engine.begin() as conn:
-                inst.set_clock_offset(conn, offset_ms)
-            transport.offset_s = offset_ms / 1000
-            stats = sync_round(engine, registry, transport, enr.scope, enr.central_instance,
-                               clock=clock, progress=progress, health=health)
-            stats.clock_offset_ms = offset_ms
+        stats = _round_with_clock_repair(engine, registry, transport, enr, clock, progress,
+                                         health)
         if stats.central is not None:  # files after the records (lower priority)
             stats.extra["files"] = blobs.upload(engine, registry, enr.scope, data_dir,
                                                 stats.central, transport.call)
+            stats.extra["files_down"] = blobs.download(engine, registry, enr.scope, data_dir,
+                                                       transport.call)
     except (SyncUnavailable, SyncRefused, Conflict, Invalid) as exc:
         with engine.begin() as conn:
             conn.execute(update(ENR).where(ENR.c.key == 1).values(last_error=exc.render("en")))
@@ -159,6 +149,46 @@ def sync_now(engine: Engine, registry: Registry, data_dir: Path, *,
             last_stats=json.dumps({k: v for k, v in asdict(stats).items() if k != "central"},
                                   default=str)))
     return stats
+
+
+FUTURE_MARGIN_MS = 3_600_000  # our own stamps further ahead than this are taken back
+
+
+def _round_with_clock_repair(engine: Engine, registry: Registry, transport: HttpTransport,
+                             enr: Enrollment, clock: inst.Clock, progress: Any,
+                             health: dict[str, Any] | None) -> RoundStats:
+    """A round; when the central says our clock is wrong, fix it and try once more.
+
+    401 clock_skew: the request's time is out of the window; the answer carries the
+    central's time, from which we learn our offset. 422 clock_skew: changes we stamped
+    while our clock was ahead are refused; they get new stamps from the corrected clock.
+    """
+    offset: int | None = None
+    for attempt in range(3):
+        try:
+            stats = sync_round(engine, registry, transport, enr.scope, enr.central_instance,
+                               clock=clock, progress=progress, health=health)
+            if offset is not None:
+                stats.clock_offset_ms = offset
+            return stats
+        except SyncRefused as exc:
+            if exc.remote_code != "clock_skew" or attempt == 2:
+                raise
+            server_time = exc.details_.get("server_time")
+            if exc.status_code == 401 and isinstance(server_time, int):
+                offset = int(server_time * 1000 - clock.ms())
+                with engine.begin() as conn:
+                    inst.set_clock_offset(conn, offset)
+                transport.offset_s = offset / 1000
+            elif exc.status_code == 422:
+                with engine.begin() as conn:
+                    wall = clock.ms() + inst.clock_offset(conn)
+                    if not changes.restamp_future(conn, registry, wall, FUTURE_MARGIN_MS,
+                                                  clock):
+                        raise
+            else:
+                raise
+    raise AssertionError("unreachable")
 
 
 def status(engine: Engine) -> dict[str, Any]:

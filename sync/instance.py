@@ -114,6 +114,12 @@ def set_clock_offset(conn: Connection, offset_ms: int) -> None:
                  .execution_options(ardoise_sync_internal=True))
 
 
+def clock_offset(conn: Connection) -> int:
+    ensure_local(conn)
+    return int(conn.execute(select(LOCAL.c.clock_offset_ms).where(LOCAL.c.key == 1))
+               .scalar_one())
+
+
 def current(conn: Connection) -> Stamp:
     """Instance, last counter and last HLC, without allocating."""
     ensure_local(conn)
@@ -132,6 +138,6 @@ def known_instances(conn: Connection) -> set[uuid.UUID]:
     return set(conn.execute(select(t.c.instance)).scalars())
 
 
-__all__ = ["DEFAULT_CLOCK", "Clock", "Stamp", "allocate", "current", "ensure_local",
+__all__ = ["DEFAULT_CLOCK", "Clock", "Stamp", "allocate", "clock_offset", "current", "ensure_local",
            "insert_ignore", "known_instances", "local_instance", "observe", "reference_ms",
            "remember_instances", "set_clock_offset"]

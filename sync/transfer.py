@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from ardoise.db import utcnow
 from ardoise.errors import Conflict, Forbidden
@@ -29,14 +30,16 @@ from sync import instance as inst
 from sync.merge import MergeStats, apply_purges, apply_rows
 from sync.registry import Registry
 from sync.scope import Scope
-from sync.tables import SyncInTransfer, SyncOutFrame, SyncOutTransfer
+from sync.tables import SyncAudit, SyncInTransfer, SyncOutFrame, SyncOutTransfer
 
 OUT = SyncOutTransfer.__table__
 OUT_FRAME = SyncOutFrame.__table__
 IN = SyncInTransfer.__table__
+AUDIT = SyncAudit.__table__
 PROTOCOL = 1
 KEEP_DAYS = 7
 MAX_AHEAD_MS = 2 * 86_400_000  # a remote stamp more than 2 days ahead of us is refused
+APPLY_ATTEMPTS = 3
 
 
 class SchemaMismatch(Conflict):
@@ -175,6 +178,20 @@ def apply_frame(engine: Engine, registry: Registry, data: bytes, *,
     `allowed` the scope that peer may write (rows outside it are refused).
     """
     frame = frames.decode(data, registry)
+    for attempt in range(APPLY_ATTEMPTS):
+        try:
+            return _apply(engine, registry, frame, sender, allowed, clock, max_ahead_ms)
+        except (IntegrityError, OperationalError) as exc:
+            # Two central processes inserting the same new row, or a lock timeout: the
+            # transaction rolled back whole; try again (the frame may now be a duplicate).
+            if attempt == APPLY_ATTEMPTS - 1:
+                raise Conflict(N_("Frame %(seq)s could not be applied here: %(reason)s"),
+                               seq=frame.seq, reason=str(exc.orig)[:300]) from None
+    raise AssertionError("unreachable")
+
+
+def _apply(engine: Engine, registry: Registry, frame: frames.Frame, sender: uuid.UUID | None,
+           allowed: Scope | None, clock: inst.Clock, max_ahead_ms: int) -> Applied:
     with engine.begin() as conn:
         query = select(IN).where(IN.c.id == frame.transfer_id)
         if conn.dialect.name == "postgresql":
@@ -292,6 +309,29 @@ def forget_old(conn: Connection, days: int = KEEP_DAYS) -> int:
     return n
 
 
-__all__ = ["KEEP_DAYS", "PROTOCOL", "Applied", "OutOfScope", "OutTransfer", "SchemaMismatch",
-           "acknowledge", "apply_frame", "forget_old", "get_out", "out_frames", "pending",
-           "prepare"]
+def maintenance(engine: Engine, *, transfer_days: int = KEEP_DAYS, audit_days: int = 90
+                ) -> int:
+    """Forget transfer state and audited values past their keeping time."""
+    limit = utcnow() - dt.timedelta(days=max(audit_days, 1))
+    with engine.begin() as conn:
+        n = forget_old(conn, transfer_days)
+        n += conn.execute(delete(AUDIT).where(AUDIT.c.recorded_at < limit)).rowcount
+    return n
+
+
+__all__ = [
+    "KEEP_DAYS",
+    "PROTOCOL",
+    "Applied",
+    "OutOfScope",
+    "OutTransfer",
+    "SchemaMismatch",
+    "acknowledge",
+    "apply_frame",
+    "forget_old",
+    "get_out",
+    "maintenance",
+    "out_frames",
+    "pending",
+    "prepare",
+]

@@ -27,7 +27,7 @@ RESOURCE_SCHEMA: dict[str, Any] = {
         "uid": {"type": "string", "description": "Stable id: <pack_id>/<resource_id>."},
         "pack_id": {"type": "string"}, "pack_version": {"type": "string"},
         "kind": {"type": "string", "enum": ["html", "pdf", "image", "audio", "video",
-                                            "document"]},
+                                            "document", "zim"]},
         "title": _TEXT, "description": _TEXT, "language": {"type": "string"},
         "subjects": {"type": "array", "items": {"type": "string"}},
         "cycles": {"type": "array", "items": {"type": "string"}},

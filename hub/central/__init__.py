@@ -19,6 +19,7 @@ def init_app(app: Flask) -> None:
         csrf.exempt("hub.central.api.sync_enroll")
         csrf.exempt("hub.central.api.sync_blobs_held")
         csrf.exempt("hub.central.api.sync_blob_chunk")
+        csrf.exempt("hub.central.api.sync_blob_read")
 
 
 __all__ = ["init_app"]

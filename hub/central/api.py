@@ -7,6 +7,7 @@ exist only on an instance whose role is `central`.
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,9 +21,11 @@ from hub import access, db
 from hub.api.registry import api, json_body
 from hub.central import fleet
 from hub.sync_registry import registry
-from sync import blobs, protocol, signing
+from sync import blobs, protocol, signing, transfer
 from sync import instance as inst
 from sync.transfer import OutOfScope
+
+MAINTENANCE_CHANCE = 0.01
 
 
 def _central_only() -> None:
@@ -79,6 +82,10 @@ def sync_round() -> Any:
     fleet.record_round(s, hub, rows_in=len(body), rows_out=sum(map(len, frames)),
                        health=health)
     s.commit()
+    if random.random() < MAINTENANCE_CHANCE:  # now and then, not on every round
+        settings = current_app.extensions["ardoise.settings"]
+        transfer.maintenance(db.database().engine, transfer_days=settings.sync_transfer_days,
+                             audit_days=settings.sync_audit_days)
 
     def stream() -> Iterator[bytes]:
         yield head
@@ -133,4 +140,24 @@ def sync_blob_chunk(sha: str) -> Any:
     return Response(msgpack.packb({"offset": new}), mimetype="application/msgpack")
 
 
-__all__ = ["sync_blob_chunk", "sync_blobs_held", "sync_enroll", "sync_round"]
+@api.route("/sync/blobs/<sha>/read", methods=("POST",), roles=access.PUBLIC, tags=("sync",),
+           summary="A chunk of a file of the hub's school, from an offset (signed; central "
+                   "only).")
+def sync_blob_read(sha: str) -> Any:
+    _central_only()
+    body = request.get_data(cache=False)
+    hub = _signed_hub(body)
+    try:
+        offset = int(request.args["offset"])
+    except (KeyError, ValueError):
+        raise Invalid(N_("Parameters offset and size are required whole numbers.")) from None
+    with db.database().engine.connect() as conn:
+        if not blobs.is_referenced(conn, registry(), fleet.scope_of(hub), sha):
+            raise OutOfScope(N_("No row of this hub's school names this file."))
+    chunk, size = blobs.read_chunk(_data_dir(), sha, offset)
+    return Response(msgpack.packb({"data": chunk, "size": size}),
+                    mimetype="application/msgpack")
+
+
+__all__ = ["sync_blob_chunk", "sync_blob_read", "sync_blobs_held", "sync_enroll",
+           "sync_round"]

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from flask import Flask
 
-from hub.views import admin, auth, captive, device, home, library, student, sync_pages, teacher
+from hub.views import (
+    admin,
+    auth,
+    captive,
+    device,
+    home,
+    library,
+    packs_admin,
+    student,
+    sync_pages,
+    teacher,
+)
 
 
 def register_views(app: Flask) -> None:
@@ -17,3 +28,4 @@ def register_views(app: Flask) -> None:
     app.register_blueprint(teacher.bp)
     app.register_blueprint(student.bp)
     app.register_blueprint(sync_pages.bp)
+    app.register_blueprint(packs_admin.bp)

@@ -38,6 +38,7 @@ from content_packs import (
     get_resource,
     resource_files,
     served_file,
+    zim,
 )
 from hub import access, db, progress
 from hub.i18n import current_lang
@@ -74,8 +75,15 @@ def _listing(template: str) -> Any:
         offset = 0
     session = db.session()
     page = find_resources(session, query, filters, limit=PAGE_SIZE, offset=offset)
+    articles = (zim.search_library(session, _data_dir(), query)
+                if query and not offset and filters.kind in (None, "zim") else [])
     return render_template(template, page=page, filters=filters, query=query,
-                           facets=facets(session), lang=current_lang(), **_labels())
+                           facets=facets(session), lang=current_lang(), articles=articles,
+                           **_labels())
+
+
+def _data_dir() -> Path:
+    return Path(current_app.extensions["ardoise.settings"].data_dir)
 
 
 @bp.get("/")
@@ -102,8 +110,73 @@ def resource(uid: str) -> Any:
         progress.record_progress(session, g.user, res.uid, ProgressKind.OPENED)
         session.commit()
         finished = progress.has_finished(session, g.user, res.uid)
+    article = request.args.get("article", "")
+    if res.kind == "zim":
+        archive = zim.archive_for(session, _data_dir(), res.pack_id, res.resource_id)
+        if archive is None:
+            abort(404)
+        start = article if article and zim.article(archive, article) else None
+        viewer = url_for("library.zim_article", pack_id=res.pack_id,
+                         resource_id=res.resource_id, path=start) if start else url_for(
+            "library.zim_home", pack_id=res.pack_id, resource_id=res.resource_id)
+    else:
+        viewer = None
     return render_template("library/resource.html", res=res, entry=files.get(res.entry),
-                           pack=pack, finished=finished, lang=current_lang(), **_labels())
+                           pack=pack, finished=finished, lang=current_lang(),
+                           zim_viewer=viewer, **_labels())
+
+
+@bp.get("/r/<path:uid>/search")
+@access.signed_in
+def zim_search(uid: str) -> Any:
+    """Articles of a ZIM resource (an offline encyclopedia) matching the query."""
+    session = db.session()
+    res = get_resource(session, uid)
+    archive = zim.archive_for(session, _data_dir(), res.pack_id, res.resource_id)
+    if archive is None:
+        abort(404)
+    query = request.args.get("q", "").strip()[:200]
+    total, hits = zim.search(archive, query, 50) if query else (0, [])
+    return render_template("library/zim_search.html", res=res, query=query, total=total,
+                           hits=hits, lang=current_lang(), **_labels())
+
+
+def _zim_response(pack_id: str, resource_id: str, path: str) -> Response:
+    archive = zim.archive_for(db.session(), _data_dir(), pack_id, resource_id)
+    if archive is None:
+        abort(404)
+    found = zim.article(archive, path)
+    if found is None:
+        abort(404)
+    if isinstance(found, str):  # a redirect inside the archive
+        return redirect(url_for("library.zim_article", pack_id=pack_id,
+                                resource_id=resource_id, path=found))
+    response = Response(found.content, mimetype=found.mimetype)
+    response.cache_control.private = True
+    response.cache_control.max_age = FILE_MAX_AGE
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = SANDBOX_CSP
+    return response
+
+
+@bp.get("/zim/<pack_id>/<resource_id>/")
+@access.public
+def zim_home(pack_id: str, resource_id: str) -> Any:
+    """The archive's main page. Public and sandboxed, like pack files (see `file`)."""
+    archive = zim.archive_for(db.session(), _data_dir(), pack_id, resource_id)
+    main = zim.main_path(archive) if archive is not None else None
+    if main is None:
+        abort(404)
+    return redirect(url_for("library.zim_article", pack_id=pack_id, resource_id=resource_id,
+                            path=main))
+
+
+@bp.get("/zim/<pack_id>/<resource_id>/<path:path>")
+@access.public
+def zim_article(pack_id: str, resource_id: str, path: str) -> Response:
+    """One article (or image, style...) of a ZIM archive; relative links between articles
+    keep working because the archive's paths are kept in the URL."""
+    return _zim_response(pack_id, resource_id, path)
 
 
 @bp.post("/progress")

@@ -127,6 +127,24 @@ class FirstBoot:
         self._report(report)
         return report
 
+    def hand_over(self, user: str) -> None:
+        """Give the data partition (and /run/ardoise) to the account the web process and
+        the agent run as, whatever the outcome: the agent must be able to start and show
+        the blink code even when first boot failed. Nothing is done when the data
+        partition is not mounted."""
+        import pwd
+
+        if not self.is_mount(self.paths.data):
+            return
+        try:
+            account = pwd.getpwnam(user)
+        except KeyError:
+            return
+        for top in (self.paths.data, self.paths.run):
+            for folder, dirs, files in os.walk(top):
+                for name in [folder, *(os.path.join(folder, n) for n in [*dirs, *files])]:
+                    os.lchown(name, account.pw_uid, account.pw_gid)
+
     def _check_data(self) -> None:
         """The data partition must be mounted before anything is applied: without it the
         secrets and the database would land on the root file system and vanish under the
@@ -386,8 +404,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="ardoise-firstboot",
                                      description="Apply ardoise.toml from the boot partition.")
     parser.add_argument("--root", type=Path, default=Path("/"))
+    parser.add_argument("--owner", default="ardoise",
+                        help="Account that gets the data partition afterwards.")
     args = parser.parse_args(argv)
-    report = FirstBoot(Paths(root=args.root)).run()
+    first_boot = FirstBoot(Paths(root=args.root))
+    report = first_boot.run()
+    first_boot.hand_over(args.owner)
     print(MARKER_OK if report.ok else f"{MARKER_FAILED} code={report.blink}", flush=True)
     return 0 if report.ok else 1
 

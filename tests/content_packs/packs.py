@@ -125,3 +125,83 @@ def catalogue(session: Session) -> dict[str, list[tuple[Any, ...]]]:
     state["resource_fts"] = ([tuple(r) for r in session.execute(text(
         "SELECT uid, title FROM resource_fts ORDER BY uid"))] if has_fts else [])
     return state
+
+
+def signed_pack(root: Path, publisher: Any, **kwargs: Any) -> Path:
+    """A pack folder built and signed by `publisher` (a tests.content_packs.keys.Publisher)."""
+    return publisher.sign(build_pack(root, **kwargs))
+
+
+def version_two_files() -> dict[str, bytes | str]:
+    """Version 2.0.0 of the default pack: one lesson rewritten, one file added, the rest
+    unchanged (the same bytes as 1.0.0)."""
+    files = default_files()
+    files["lecons/ecole.html"] = LESSON.replace("petite école", "grande école")
+    files["lecons/nouveau.html"] = "<h1>Nouveau</h1><p>Une leçon de plus.</p>"
+    return files
+
+
+def publish(tree: Path, folder: Path, publisher: Any) -> Path:
+    """Put a signed pack folder into a served tree, index re-signed."""
+    from content_packs.publish import publish_pack
+
+    return publish_pack(folder, tree, trust=publisher.trust, key=publisher.key).path
+
+
+def installed_state(session: Session, data_dir: Path, pack_id: str = "essai"
+                    ) -> tuple[str | None, str | None]:
+    """(active version in the database, version the `current` link names), after checking
+    that every file of the active version matches its recorded hash, so a version counted
+    as installed is never a mix."""
+    import hashlib
+
+    session.rollback()
+    active = session.execute(text(
+        "SELECT version FROM installed_pack WHERE pack_id = :p AND active"),
+        {"p": pack_id}).scalar()
+    link = data_dir / "packs" / pack_id / "current"
+    current = os.readlink(link) if link.is_symlink() else None
+    for version in {active, current} - {None}:
+        rows = session.execute(text(
+            "SELECT path, sha256 FROM resource_file WHERE pack_id = :p AND version = :v"),
+            {"p": pack_id, "v": version}).all()
+        assert rows, f"no file rows for {pack_id} {version}"
+        root = data_dir / "packs" / pack_id / str(version)
+        for path, sha in rows:
+            data = (root / path).read_bytes()
+            assert hashlib.sha256(data).hexdigest() == sha, (version, path)
+    if active is not None:
+        resources = session.execute(text(
+            "SELECT DISTINCT pack_version FROM resource WHERE pack_id = :p"),
+            {"p": pack_id}).scalars().all()
+        assert resources == [active], (resources, active)
+    return active, current
+
+
+def next_version(previous: Path, root: Path, publisher: Any, version: str = "2.0.0",
+                 changes: dict[str, bytes | str] | None = None) -> Path:
+    """A new version made as a publisher would: the previous folder copied (times kept),
+    some files changed or added, the manifest rebuilt and signed again."""
+    import shutil
+
+    from content_packs.manifest import read_manifest
+
+    folder = root / f"essai-{version}"
+    shutil.copytree(previous, folder)
+    for name in ("manifest.json", "manifest.sig"):
+        (folder / name).unlink(missing_ok=True)
+    changes = changes if changes is not None else {
+        "lecons/ecole.html": LESSON.replace("petite école", "grande école"),
+        "lecons/nouveau.html": "<h1>Nouveau</h1><p>Une leçon de plus.</p>"}
+    for rel, content in changes.items():
+        path = folder / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, str):
+            path.write_text(content, encoding="utf-8")
+        else:
+            path.write_bytes(content)
+    old = read_manifest(previous)
+    meta = {k: v for k, v in old.to_dict().items() if k not in ("schema", "files", "resources")}
+    meta["version"] = version
+    write_manifest(folder, meta, [r.to_dict() for r in old.resources])
+    return publisher.sign(folder)

@@ -77,9 +77,23 @@ def test_hostile_input_never_raises(library: Session, hostile: str) -> None:
 
 
 def test_operators_are_plain_words(library: Session) -> None:
-    assert fts_query('NEAR(école "fleuve") AND *') == '"NEAR" "école" "fleuve" "AND"*'
+    assert fts_query('NEAR(école "fleuve") NOT *') == '"NEAR" "école" "fleuve" "NOT"*'
     assert fts_query("  ") is None
-    assert uids(library, "école AND") == []  # "AND" is a word no resource has
+    assert uids(library, "école NOT") == []  # "NOT" is a word no resource has
+
+
+def test_stop_words_are_left_out_when_other_words_remain(library: Session) -> None:
+    assert fts_query("le cycle de l'eau") == '"cycle" "eau"*'
+    assert fts_query("école AND") == '"école"'  # "and" is an English stop word
+    assert fts_query("les") == '"les"*'  # nothing else to look for
+    assert uids(library, "la petite école du")[0] == "essai/ecole"
+
+
+def test_filters_are_matched_with_the_words(library: Session) -> None:
+    assert fts_query("école", Filters(subject="science-technologie", kind="html")) == (
+        '("école"*) AND facets : ("ssciencetechnologie" "khtml")')
+    assert uids(library, "école", subject="science-technologie") == ["essai/fleuve"]
+    assert uids(library, "école", cycle="primaire-2", kind="html") == ["essai/ecole"]
     assert "essai/ecole" in uids(library, "-école")
 
 
@@ -139,3 +153,16 @@ def test_the_index_is_a_rebuildable_cache(library: Session, data_dir: Path) -> N
 
 def test_fold() -> None:
     assert fold("  L'École  des Œufs ") == "l'ecole des oeufs"
+
+
+def test_a_query_matching_most_of_the_library_ranks_titles_first(
+        library: Session, monkeypatch: pytest.MonkeyPatch) -> None:
+    from content_packs import search
+
+    everything = uids(library, "école")
+    monkeypatch.setattr(search, "BROAD_MATCHES", 1)
+    broad = find_resources(library, "école", limit=2)
+    assert broad.total == len(everything) and len(broad.items) == 2
+    assert broad.items[0].uid == "essai/ecole"  # "école" in its title
+    rest = find_resources(library, "école", limit=10, offset=2)
+    assert {r.uid for r in broad.items} | {r.uid for r in rest.items} == set(everything)

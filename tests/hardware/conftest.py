@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ardoise.db import make_engine
 from hardware.collectors import SourceError, Sources
+from hardware.store import SqliteStore
 
 STATION_DUMP = """Station 3c:22:fb:00:00:01 (on wlan0)
 \tinactive time:\t120 ms
@@ -115,6 +116,14 @@ def sessions(data_dir: Path) -> Iterator[sessionmaker[Session]]:
     engine = make_engine(f"sqlite:///{data_dir / 'ardoise.db'}")
     yield sessionmaker(engine, expire_on_commit=False)
     engine.dispose()
+
+
+@pytest.fixture
+def store(data_dir: Path) -> Iterator[SqliteStore]:
+    """The same database as `sessions`, through the agent's plain sqlite3 connection."""
+    found = SqliteStore(data_dir / "ardoise.db")
+    yield found
+    found.close()
 
 
 @pytest.fixture

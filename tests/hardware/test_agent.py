@@ -22,6 +22,7 @@ from hardware import lights as L
 from hardware.agent import Agent, HardwareState, InlineExecutor, PeriodicTask, TaskContext
 from hardware.lights import open_devices
 from hardware.status import Sampler, Thresholds
+from hardware.store import SqliteStore
 from tests.hardware.conftest import FakeClock, fake_sources
 
 T0 = dt.datetime(2026, 3, 2, 14, 0, tzinfo=dt.UTC)
@@ -29,10 +30,13 @@ GREEN, YELLOW, RED, BUTTON, BUZZER = "GPIO17", "GPIO27", "GPIO22", "GPIO23", "GP
 
 
 class Rig:
-    """An agent wired to mock pins, a fake clock and a recording command runner."""
+    """An agent wired to mock pins, a fake clock and a recording command runner. The agent
+    uses its sqlite3 store, as `ardoise agent` does; the tests read what it wrote through
+    the ORM (`sessions`), as the web does."""
 
     def __init__(self, factory: MockFactory, clock: FakeClock, sessions: sessionmaker[Session],
-                 root: Path, data_dir: Path, *, tasks: list[Any] | None = None,
+                 store: SqliteStore, root: Path, data_dir: Path, *,
+                 tasks: list[Any] | None = None,
                  executor: Any = None, free: int = 20 * 10**9, command_status: int = 0,
                  **settings: Any) -> None:
         self.factory, self.clock, self.sessions = factory, clock, sessions
@@ -41,9 +45,10 @@ class Rig:
         self.commands: list[str] = []
         self.command_status = command_status
         devices = open_devices(self.settings, factory)
-        sampler = Sampler(fake_sources(root, data_dir, sessions, free=free), wall=self.wall,
+        sampler = Sampler(fake_sources(root, data_dir, store=store, free=free), wall=self.wall,
                           limits=Thresholds.from_settings(self.settings, check_agent=False))
-        self.agent = Agent(settings=self.settings, sessions=sessions, sampler=sampler,
+        self.agent = Agent(settings=self.settings, store=store, sessions=sessions,
+                           sampler=sampler,
                            devices=devices, hardware=HardwareState("on"), tasks=tasks or [],
                            clock=clock, wall=self.wall,
                            executor=executor or InlineExecutor(), run_command=self.run)
@@ -78,11 +83,11 @@ class Rig:
 
 @pytest.fixture
 def rig_factory(mock_factory: MockFactory, clock: FakeClock, sessions: sessionmaker[Session],
-                fake_root: Path, data_dir: Path) -> Iterator[Any]:
+                store: SqliteStore, fake_root: Path, data_dir: Path) -> Iterator[Any]:
     made: list[Rig] = []
 
     def make(**kw: Any) -> Rig:
-        rig = Rig(mock_factory, clock, sessions, fake_root, data_dir, **kw)
+        rig = Rig(mock_factory, clock, sessions, store, fake_root, data_dir, **kw)
         made.append(rig)
         return rig
 
@@ -380,13 +385,13 @@ def test_heartbeat_is_written_on_change_and_otherwise_rarely(rig_factory: Any) -
 
 
 def test_without_gpio_the_agent_runs_and_says_so_once(
-        clock: FakeClock, sessions: sessionmaker[Session], fake_root: Path, data_dir: Path,
-        caplog: pytest.LogCaptureFixture) -> None:
+        clock: FakeClock, sessions: sessionmaker[Session], store: SqliteStore, fake_root: Path,
+        data_dir: Path, caplog: pytest.LogCaptureFixture) -> None:
     settings = load_settings(env={}, read_default_file=False,
                              overrides={"data_dir": str(data_dir)})
     task = Recorder()
-    agent = Agent(settings=settings, sessions=sessions,
-                  sampler=Sampler(fake_sources(fake_root, data_dir, sessions)),
+    agent = Agent(settings=settings, store=store,
+                  sampler=Sampler(fake_sources(fake_root, data_dir, store=store)),
                   hardware=HardwareState("off", "no GPIO on this machine (no pin factory)"),
                   tasks=[task], clock=clock, executor=InlineExecutor())
     with caplog.at_level(logging.WARNING):

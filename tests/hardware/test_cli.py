@@ -86,3 +86,11 @@ def test_discover_lists_a_hub(data_dir: Path) -> None:
     seen = {s["hub_id"]: s for s in json.loads(result.output)}
     assert seen[hub]["school_name"] == "École du Littoral"
     assert seen[hub]["url"] == "http://127.0.0.1:8080/"
+
+
+def test_agent_refuses_a_database_that_is_not_sqlite(data_dir: Path) -> None:
+    result = _run(data_dir, "agent", "--once",
+                  ARDOISE_DATABASE_URL="postgresql+psycopg://ardoise@db.example/ardoise")
+    assert result.exit_code == 1
+    assert "The device agent needs the hub's SQLite database" in result.output
+    assert "Traceback" not in result.output

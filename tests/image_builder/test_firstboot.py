@@ -227,3 +227,18 @@ def test_older_chip_gets_a_lower_capacity(tmp_path: Path) -> None:
     assert wifi["client_capacity"] == 10 and wifi["chip_chip"] == "cyw43430"
     assert "max_num_sta=10" in (paths.etc / "hostapd/hostapd.conf").read_text()
     assert not (paths.firmware / "updates/brcm/brcmfmac43455-sdio.bin").exists()
+
+
+def test_hand_over_gives_the_data_partition_to_the_service_account(tmp_path: Path) -> None:
+    import os
+    import pwd
+
+    paths = make_root(tmp_path, SETTINGS.replace('country = "CA"', 'country = "Canada"'))
+    boot(paths)  # failed: the data partition is handed over all the same
+    me = pwd.getpwuid(os.getuid())
+    first_boot = FirstBoot(paths, is_mount=lambda _path: True)
+    first_boot.hand_over(me.pw_name)
+    owners = {(p.stat().st_uid, p.stat().st_gid) for p in paths.data.rglob("*")}
+    assert owners == {(me.pw_uid, me.pw_gid)} and paths.status.is_dir()
+    first_boot.hand_over("no-such-account-here")  # no account: nothing to do, no error
+    FirstBoot(paths, is_mount=lambda _path: False).hand_over(me.pw_name)

@@ -8,13 +8,16 @@ say what crossed the wire. Used by the end-to-end tests and the benchmarks.
 
 from __future__ import annotations
 
+import contextlib
 import heapq
+import re
 import socket
 import threading
 import time
 from dataclasses import dataclass, field
 
 CHUNK = 1024
+REQUEST_LINE = re.compile(rb"(?:GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) \S+ HTTP/1\.[01]\r\n")
 
 
 @dataclass
@@ -23,16 +26,21 @@ class Direction:
     delay: float
     free_at: float = 0.0
     bytes: int = 0
+    requests: int = 0  # HTTP request lines seen (client to server direction)
+    first_at: float | None = None
+    last_at: float | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def schedule(self, size: int) -> float:
         """When a chunk of `size` bytes arrives at the other end."""
         with self.lock:
             now = time.monotonic()
+            self.first_at = now if self.first_at is None else self.first_at
             start = max(now, self.free_at)
             self.free_at = start + (size * 8 / self.rate_bps if self.rate_bps else 0)
             self.bytes += size
-            return self.free_at + self.delay
+            self.last_at = self.free_at + self.delay
+            return self.last_at
 
 
 class LinkEmulator:
@@ -65,10 +73,8 @@ class LinkEmulator:
         with self._lock:
             socks, self._socks = self._socks, []
         for s in socks:
-            try:
+            with contextlib.suppress(OSError):
                 s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             s.close()
 
     def cut_after(self, nbytes: int) -> None:
@@ -106,6 +112,7 @@ class LinkEmulator:
     def _pump(self, src: socket.socket, dst: socket.socket, d: Direction) -> None:
         queue: list[tuple[float, int, bytes]] = []
         n = 0
+        tail = b""
         src.settimeout(0.05)
         try:
             while not self._stop.is_set():
@@ -113,6 +120,12 @@ class LinkEmulator:
                     data = src.recv(CHUNK)
                     if not data:
                         break
+                    if d is self.up:  # count requests, also across chunk boundaries
+                        window = tail + data
+                        with d.lock:
+                            d.requests += len(REQUEST_LINE.findall(window))
+                        cut = window.rfind(b"\r\n")
+                        tail = window[cut + 2:][-200:] if cut >= 0 else window[-200:]
                     for i in range(0, len(data), CHUNK):
                         part = data[i:i + CHUNK]
                         heapq.heappush(queue, (d.schedule(len(part)), n, part))

@@ -17,7 +17,7 @@ from sync import bundle, frames, hlc, transfer
 from sync.hlc import ClockSkew
 from sync.scope import Scope
 from sync.transfer import OutOfScope, SchemaMismatch
-from tests.sync.helpers import TLog, TSchool, Replica
+from tests.sync.helpers import Replica, TLog, TSchool
 
 
 def _frames(a: Replica, b: Replica, n: int = 30) -> tuple[list[bytes], TSchool]:
@@ -159,3 +159,15 @@ def test_usb_bundle_round_trip_twice_is_harmless(make_replica: Callable[..., Rep
     with pytest.raises(ArdoiseError):
         bundle.import_file(c.engine, c.registry, damaged, clock=c.clock)
     _untouched(c)
+
+
+def test_rows_whose_parents_are_missing_are_refused_whole(
+        make_replica: Callable[..., Replica]) -> None:
+    a, b = make_replica("a"), make_replica("b")
+    data, _ = _frames(a, b, 3)
+    body = msgpack.unpackb(zstandard.ZstdDecompressor().decompress(
+        data[0][frames.ENVELOPE.size:], max_output_size=1 << 24), raw=False)
+    body["t"] = [t for t in body["t"] if t["n"] != "t_school"]  # the school never came
+    with pytest.raises(Conflict, match="could not be applied"):
+        transfer.apply_frame(b.engine, b.registry, _forge(uuid.uuid4(), body), clock=b.clock)
+    _untouched(b)

@@ -152,6 +152,7 @@ skews = st.lists(st.sampled_from([0.0, 0.0, 0.0, 30.5, -86_400.0, 86_400.0]), mi
                  max_size=N)
 
 
+@pytest.mark.slow
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(program=st.lists(ops, min_size=5, max_size=40), skew=skews)
 def test_three_sqlite_replicas_converge(program: list[tuple[Any, ...]], skew: list[float]
@@ -166,6 +167,7 @@ def test_three_sqlite_replicas_converge(program: list[tuple[Any, ...]], skew: li
                 r.close()
 
 
+@pytest.mark.slow
 @pytest.mark.postgres
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(program=st.lists(ops, max_size=20), skew=skews)

@@ -8,16 +8,18 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from ardoise.errors import Invalid
 from ardoise.settings import load_settings
 from hub.central import fleet
 from hub.models import User
+from sync import agent as sync_agent
 from sync import hubside
 from sync.agent import SyncTask, in_windows, parse_windows
 from sync.client import Backoff
+from sync.tables import SyncEnrollment
 from tests.factories import make_world
 from tests.hub.central.conftest import Central, HubSide
 
@@ -93,3 +95,19 @@ def test_unreachable_central_backs_off_then_reports(central: Central, hub_side: 
     with central.sessions() as s:
         hub = s.scalars(select(fleet.CentralHub)).one()
         assert '"disk_free_mb": 1234' in hub.health
+
+
+def test_central_found_on_the_local_network_when_its_address_fails(
+        central: Central, hub_side: HubSide, monkeypatch: pytest.MonkeyPatch) -> None:
+    world = make_world(central.app, n_students=1)
+    with central.sessions() as s:
+        token = fleet.create_token(s, world.school.id)
+        s.commit()
+    hubside.enroll(hub_side.engine, hub_side.data_dir, central.url, token)
+    with hub_side.engine.begin() as conn:  # the hub was carried away from its usual link
+        conn.execute(update(SyncEnrollment.__table__).values(
+            central_url="http://127.0.0.1:9"))
+    monkeypatch.setattr(sync_agent, "_finder", lambda: central.url)
+    task, slept = _task(hub_side)
+    result = task.run(Ctx(hub_side, ["button"]))
+    assert result["ok"] is True and 0 < sum(slept) <= 5  # one pause, then found

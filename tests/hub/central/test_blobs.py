@@ -69,3 +69,18 @@ def test_unreferenced_or_wrong_files_are_refused(central: Central, hub_side: Hub
     assert status == 403 and b"out_of_scope" in raw
     central_dir = central.app.extensions["ardoise.settings"].data_dir
     assert not blobs.blob_path(central_dir, other).exists()
+
+
+def test_a_hub_that_lost_its_files_gets_them_back(central: Central, hub_side: HubSide
+                                                  ) -> None:
+    sha, data = _with_file(central, hub_side, 150_000)
+    hubside.sync_now(hub_side.engine, registry(), hub_side.data_dir)  # sent up
+    blobs.blob_path(hub_side.data_dir, sha).unlink()  # the card was re-flashed, say
+    part = blobs._part_path(hub_side.data_dir, sha).with_suffix(".down")
+    part.parent.mkdir(parents=True, exist_ok=True)
+    part.write_bytes(data[:10_000])  # and a first download was cut
+    stats = hubside.sync_now(hub_side.engine, registry(), hub_side.data_dir)
+    assert stats.extra["files_down"] == {"files": 1, "bytes": 140_000, "unavailable": 0}
+    assert blobs.blob_path(hub_side.data_dir, sha).read_bytes() == data
+    again = hubside.sync_now(hub_side.engine, registry(), hub_side.data_dir)
+    assert again.extra["files_down"]["bytes"] == 0 and again.requests == 1

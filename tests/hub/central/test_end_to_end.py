@@ -13,8 +13,19 @@ from sqlalchemy import func, select
 from hub.central import fleet
 from hub.models import Assignment, Role, School, Submission, User
 from hub.sync_registry import registry
-from sync import changes, frames, hubside, instance, protocol, signing, transfer, vectors
+from sync import (
+    capture,
+    changes,
+    frames,
+    hubside,
+    instance,
+    protocol,
+    signing,
+    transfer,
+    vectors,
+)
 from sync.client import SyncRefused
+from sync.hlc import physical_ms
 from sync.scope import EVERYTHING
 from tests.factories import World, make_world
 from tests.hub.central.conftest import Central, HubSide
@@ -177,3 +188,78 @@ def test_unenrolled_hub_gets_a_clear_message(hub_side: HubSide) -> None:
     with pytest.raises(Exception, match="not enrolled"):
         hubside.sync_now(hub_side.engine, registry(), hub_side.data_dir)
     assert uuid.UUID(hubside.status(hub_side.engine)["instance"])
+
+
+def test_work_stamped_while_the_clock_was_years_ahead_still_arrives(
+        central: Central, hub_side: HubSide) -> None:
+    world = _enrolled(central, hub_side)
+    with central.sessions() as s:
+        a = Assignment(school_id=world.school.id, classroom_id=world.classroom.id,
+                       author_id=world.teacher.id, title="Sciences")
+        s.add(a)
+        s.commit()
+    hubside.sync_now(hub_side.engine, registry(), hub_side.data_dir)
+    wrong = instance.Clock(lambda: time.time() + 3 * 365 * 86400)
+    cap = capture.installed(hub_side.engine)
+    assert cap is not None
+    cap.clock = wrong  # after a power cut the Pi's clock is three years ahead
+    with hub_side.sessions() as s:  # and a student hands in before any sync
+        s.add(Submission(school_id=world.school.id, classroom_id=world.classroom.id,
+                         assignment_id=a.id, student_id=world.students[0].id, text="futur"))
+        s.commit()
+    stats = hubside.sync_now(hub_side.engine, registry(), hub_side.data_dir, clock=wrong)
+    assert stats.done and stats.pushed_rows == 1
+    with central.sessions() as s:
+        sub = s.scalars(select(Submission).where(Submission.text == "futur")).one()
+        assert abs(physical_ms(sub.sync_hlc) / 1000 - time.time()) < 3600
+
+
+def test_bad_requests_get_clear_statuses_and_change_nothing(central: Central,
+                                                            hub_side: HubSide) -> None:
+    world = _enrolled(central, hub_side)
+    assignment = _assignment(central, world)
+    hubside.sync_now(hub_side.engine, registry(), hub_side.data_dir)
+    enr = hubside.enrollment(hub_side.engine)
+    assert enr is not None
+    key = signing.load_or_create_key(hubside.key_path(hub_side.data_dir))
+    with hub_side.sessions() as s:
+        s.add(Submission(school_id=world.school.id, classroom_id=world.classroom.id,
+                         assignment_id=assignment.id,
+                         student_id=world.students[0].id, text="x"))
+        s.commit()
+    with hub_side.engine.connect() as conn:
+        local = instance.current(conn).instance
+        wire = vectors.to_wire(vectors.knowledge(conn, local, enr.scope))
+    out = transfer.prepare(hub_side.engine, registry(), enr.scope, {}, enr.central_instance)
+    with hub_side.engine.connect() as conn:
+        data = b"".join(transfer.out_frames(conn, out.id, 0))
+
+    def post(header: dict[str, object], body: bytes) -> tuple[int, bytes]:
+        full = {"proto": transfer.PROTOCOL, "schema": registry().schema_version,
+                "src": local.bytes, "scope": enr.scope.key, "vec": wire,
+                "push": {"id": out.id.bytes, "frames": out.frames}, "pull": None, **header}
+        msg = protocol.pack_message(protocol.REQUEST_MAGIC, full, body)
+        return _post(central, "/api/v1/sync/round", msg,
+                     signing.sign(key, enr.hub_id, "POST", "/api/v1/sync/round", msg))
+
+    before = _count(central.sessions, Submission)
+    for header, body, status, code in (
+            ({}, data[:-7], 400, b"bad_frame"),  # truncated
+            ({}, data[:40] + bytes([data[40] ^ 1]) + data[41:], 400, b"bad_frame"),
+            ({"schema": "0123456789abcdef"}, data, 409, b"schema_mismatch"),
+            ({"proto": 9}, data, 409, b"schema_mismatch"),
+            ({"scope": "s:" + "0" * 32}, data, 403, b"out_of_scope")):
+        got, raw = post(header, body)
+        assert (got, code in raw) == (status, True), (header, got, raw[:200])
+        assert _count(central.sessions, Submission) == before
+    assert post({}, data)[0] == 200
+    assert _count(central.sessions, Submission) == before + 1
+
+
+def _assignment(central: Central, world: World) -> Assignment:
+    with central.sessions() as s:
+        a = Assignment(school_id=world.school.id, classroom_id=world.classroom.id,
+                       author_id=world.teacher.id, title="A")
+        s.add(a)
+        s.commit()
+    return a
