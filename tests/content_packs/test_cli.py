@@ -197,3 +197,41 @@ def test_pull_refuses_a_source_that_is_not_one(config: Path) -> None:
     for bad in ("ssh-host:/packs", "http://example.org/packs", "rsync://h/"):
         result = run(config, "pull", bad)
         assert result.exit_code == 1 and "is not a pack source address" in result.output
+
+
+def test_serve_runs_an_rsync_daemon_until_stopped(tmp_path: Path, config: Path,
+                                                  publisher: Publisher, tree: Path) -> None:
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    from tests.content_packs.packs import publish
+    from tests.content_packs.rsyncd import free_port
+
+    publish(tree, signed_pack(tmp_path / "v1", publisher), publisher)
+    port = free_port()
+    root = Path(__file__).resolve().parents[2]
+    process = subprocess.Popen(
+        [sys.executable, "-c", "from hub.cli import main; main()", "--config", str(config),
+         "pack", "serve", str(tree), "--address", "127.0.0.1", "--port", str(port),
+         "--workdir", str(tmp_path / "rsyncd")], cwd=root, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        listing = subprocess.run(["rsync", f"rsync://127.0.0.1:{port}/packs/essai/"],
+                                 capture_output=True, text=True, timeout=15)
+        assert listing.returncode == 0 and "1.0.0" in listing.stdout, listing.stderr
+        conf = (tmp_path / "rsyncd" / "rsyncd.conf").read_text()
+        assert "read only = yes" in conf and f"path = {tree.resolve()}" in conf
+    finally:
+        process.send_signal(signal.SIGTERM)
+        out, _ = process.communicate(timeout=15)
+    assert process.returncode == 0, out.decode(errors="replace")
