@@ -116,7 +116,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("hub_url", "http://ardoise.lan/", "Address tablets use to open the hub: printed "
             "on the classroom sheet, announced on the network, given by the captive portal."),
     Setting("discovery_enabled", True, "Announce the hub on the network with zeroconf (mDNS) "
-            "so tablets and technicians find it.", type=bool),
+            "so tablets and technicians find it. On the central, 'ardoise serve' announces "
+            "it so that a hub brought to the office syncs there.", type=bool),
     Setting("discovery_interfaces", "", "Comma-separated addresses zeroconf listens and "
             "announces on. Empty: every interface."),
     Setting("captive_portal", True, "Answer the connectivity checks of iOS, Android, ChromeOS "
@@ -138,6 +139,10 @@ SETTINGS: tuple[Setting, ...] = (
             "that a sync resumes where it stopped (at least 7).", type=int, minimum=7),
     Setting("sync_max_clock_ahead_hours", 48, "Changes stamped further ahead of this side's "
             "clock are refused (a device whose clock is wrong).", type=int, minimum=1),
+    Setting("sync_photo_max_px", 0, "Photos handed in that are wider or taller than this "
+            "many pixels are sent to the central as a smaller JPEG of that size (the hub keeps "
+            "the original). 0: send every file as it is. 1600 suits a thin link.",
+            type=int, minimum=0),
     # -- content packs (see docs/packs.md)
     Setting("pack_trusted_keys", "/etc/ardoise/trusted-publishers", "Publisher keys whose "
             "packs this hub installs: comma-separated folders of *.pub files, .pub files or "

@@ -16,8 +16,8 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy.orm import Session
 
 from ardoise.errors import ArdoiseError, Conflict, NotFound
@@ -35,6 +35,9 @@ from content_packs.manifest import (
 from content_packs.paths import pack_root
 from content_packs.signing import INDEX_CONTEXT, Trust, signature_document
 from content_packs.sources import EXPORT_DIR, INDEX_NAME, INDEX_SIG_NAME, index_document
+
+if TYPE_CHECKING:  # cryptography is loaded where keys are used, not here
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 Progress = Callable[[int], None]
 

@@ -29,8 +29,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import sh
-
 from ardoise.errors import Invalid, StorageFull
 from ardoise.i18n import N_
 from content_packs.errors import TransferFailed
@@ -320,6 +318,8 @@ def _run_once(args: list[str], source: str, options: TransferOptions,
     output = _Output(on_bytes, stop)
     env = {**os.environ, "LC_ALL": "C", "LANG": "C"}
     started = time.monotonic()
+    import sh  # only to run rsync: the web process imports this module through the catalogue
+
     process = sh.Command("rsync")(
         *args, _bg=True, _bg_exc=False, _out=output.feed, _err=output.feed,
         _out_bufsize=0, _err_bufsize=0, _env=env, _preexec_fn=_die_with_parent,

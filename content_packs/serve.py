@@ -13,8 +13,6 @@ import shutil
 import signal
 from pathlib import Path
 
-import sh
-
 from ardoise.errors import Invalid
 from ardoise.i18n import N_
 
@@ -83,6 +81,8 @@ def serve(tree: Path, *, address: str, port: int, workdir: Path,
     config.write_text(rsyncd_config(tree, module=module, pid_file=workdir / "rsyncd.pid",
                                     log_file=workdir / "rsyncd.log",
                                     max_connections=max_connections), encoding="utf-8")
+    import sh  # only to run the daemon (see content_packs/rsync.py)
+
     process = sh.Command("rsync")("--daemon", "--no-detach", f"--config={config}",
                                   f"--address={address}", f"--port={port}",
                                   _bg=True, _bg_exc=False,

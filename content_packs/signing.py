@@ -23,17 +23,17 @@ import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import (
-    Ed25519PrivateKey,
-    Ed25519PublicKey,
-)
+from typing import TYPE_CHECKING
 
 from ardoise.errors import Conflict, Invalid, SettingsError
 from ardoise.i18n import N_
 from content_packs.errors import PackRefused
+
+if TYPE_CHECKING:  # cryptography (8 MiB) is loaded where keys are used: the web never signs
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+        Ed25519PrivateKey,
+        Ed25519PublicKey,
+    )
 
 ALGORITHM = "ed25519"
 MANIFEST_CONTEXT = b"ardoise-pack-manifest-v1\n"
@@ -47,6 +47,9 @@ def fingerprint(public_raw: bytes) -> str:
 
 
 def public_raw(key: Ed25519PublicKey | Ed25519PrivateKey) -> bytes:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     if isinstance(key, Ed25519PrivateKey):
         key = key.public_key()
     return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
@@ -87,6 +90,9 @@ def generate_key(folder: Path, name: str) -> KeyPair:
         if path.exists():
             raise Conflict(N_("%(path)s already exists: choose another key name."),
                            path=str(path))
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     key = Ed25519PrivateKey.generate()
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                             serialization.NoEncryption())
@@ -101,6 +107,9 @@ def generate_key(folder: Path, name: str) -> KeyPair:
 
 
 def load_private_key(path: Path) -> Ed25519PrivateKey:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     try:
         data = Path(path).read_bytes()
     except OSError as exc:
@@ -187,6 +196,9 @@ class Trust:
                               hint=N_("Add the publisher's public key to the setting "
                                       "pack_trusted_keys."),
                               pack=pack, file=file, key=sig.fingerprint)
+        from cryptography.exceptions import InvalidSignature
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
         try:
             Ed25519PublicKey.from_public_bytes(key).verify(sig.signature, context + data)
         except InvalidSignature:

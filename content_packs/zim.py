@@ -12,16 +12,17 @@ import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from libzim.reader import Archive  # type: ignore[import-untyped]
-from libzim.search import Query, Searcher  # type: ignore[import-untyped]
-from libzim.suggestion import SuggestionSearcher  # type: ignore[import-untyped]
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ardoise.errors import Invalid
 from ardoise.i18n import N_
 from content_packs.catalog import Resource, served_file
+
+if TYPE_CHECKING:  # libzim (4.5 MiB) is loaded when a ZIM is first opened, not on import
+    from libzim.reader import Archive  # type: ignore[import-untyped]
 
 MAX_REDIRECTS = 10
 MAX_RESULTS = 50
@@ -43,6 +44,8 @@ class ZimHit:
 
 @functools.lru_cache(maxsize=16)
 def _open(path: str, _inode: int, _mtime: int) -> Archive:
+    from libzim.reader import Archive  # type: ignore[import-untyped]
+
     return Archive(path)
 
 
@@ -93,6 +96,9 @@ def search(path: Path, query: str, limit: int = 20) -> tuple[int, list[ZimHit]]:
         return 0, []
     archive = open_archive(path)
     limit = max(1, min(limit, MAX_RESULTS))
+    from libzim.search import Query, Searcher  # type: ignore[import-untyped]
+    from libzim.suggestion import SuggestionSearcher  # type: ignore[import-untyped]
+
     if archive.has_fulltext_index:
         found = Searcher(archive).search(Query().set_query(query))
     else:

@@ -13,8 +13,6 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-import segno
-
 WIFI_STATUS = Path("status") / "wifi.json"
 _SPECIAL = '\\;,:"'
 
@@ -62,6 +60,8 @@ def read_wifi_info(data_dir: Path) -> WifiInfo | None:
 def qr_svg(payload: str, *, title: str = "", scale: int = 8) -> str:
     """An inline SVG QR code (vector: sharp when printed). Error correction M: a sheet
     pinned on a wall gets marked."""
+    import segno  # only when a sheet is printed: the web process imports this module
+
     qr = segno.make(payload, error="m", micro=False)
     return qr.svg_inline(scale=scale, border=4, title=title or None, dark="#000",
                          light="#fff", omitsize=True, svgclass="qr")

@@ -58,6 +58,9 @@ def create_app(config: Mapping[str, Any] | None = None, *,
         SESSION_COOKIE_SECURE=settings.secure_cookies,
         SESSION_COOKIE_NAME="ardoise_session",
         PERMANENT_SESSION_LIFETIME=dt.timedelta(hours=settings.session_hours),
+        # The sign-in lasts session_hours from sign-in, not from the last request: no
+        # re-signed cookie on every answer (docs/decisions.md, "Session lifetime").
+        SESSION_REFRESH_EACH_REQUEST=False,
         MAX_CONTENT_LENGTH=(settings.upload_max_mb * settings.upload_max_files + 1) * MB,
         WTF_CSRF_TIME_LIMIT=settings.session_hours * 3600,
         JSON_SORT_KEYS=False,

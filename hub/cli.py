@@ -116,7 +116,7 @@ def serve(obj: Context, host: str | None, port: int | None) -> None:
     """Run the web process (pages and API) with the production server."""
     from hub.serve import run
 
-    _ = obj.engine  # migrate before the first request
-    obj.close()
-    run(obj.settings, host=host, port=port)
+    # An outdated database is migrated by `ardoise db upgrade` in a child process: the
+    # serving process never loads Alembic (docs/decisions.md, "The web process stays small").
+    run(obj.settings, host=host, port=port, migrate=[*obj.command, "db", "upgrade"])
 

@@ -15,14 +15,13 @@ import click
 from sqlalchemy import select
 
 from ardoise.cli import ArdoiseGroup, Context, pass_ctx
-from ardoise.errors import Forbidden, Invalid, NotFound
+from ardoise.errors import Invalid, NotFound
 from ardoise.i18n import N_, cli_locale, translate
 from hub.central import fleet
 from hub.central.models import CentralHub
 from hub.models import School
 from hub.sync_registry import registry
-from sync import bundle, hubside, signing
-from sync.scope import Scope
+from sync import blobs, bundle, hubside, signing
 
 
 def say(message: str, **params: Any) -> None:
@@ -45,7 +44,7 @@ def sync_group() -> None:
 @pass_ctx
 def enroll_cmd(obj: Context, url: str, token: str, name: str) -> None:
     """Enroll this hub with the central at URL using a one-time TOKEN."""
-    enr = hubside.enroll(obj.engine, obj.data_dir, url, token, name)
+    enr = hubside.enroll(obj.engine, obj.data_dir, url, token, name, language=cli_locale())
     say(N_("Enrolled with %(url)s as hub %(hub)s."), url=enr.central_url, hub=str(enr.hub_id))
 
 
@@ -54,7 +53,9 @@ def enroll_cmd(obj: Context, url: str, token: str, name: str) -> None:
 def now_cmd(obj: Context) -> None:
     """Sync with the central now (both directions, until done)."""
     stats = hubside.sync_now(obj.engine, registry(), obj.data_dir,
-                             url=obj.settings.sync_central_url or None)
+                             url=obj.settings.sync_central_url or None, language=cli_locale(),
+                             rate_kbps=obj.settings.sync_bandwidth_kbps,
+                             photo_max_px=obj.settings.sync_photo_max_px)
     say(N_("Synced: %(sent)s rows sent, %(received)s received, %(requests)s requests."),
         sent=stats.pushed_rows, received=stats.pulled_rows, requests=stats.requests)
 
@@ -65,6 +66,8 @@ def now_cmd(obj: Context) -> None:
 def status_cmd(obj: Context, as_json: bool) -> None:
     """Enrollment, last sync and last error."""
     info = hubside.status(obj.engine)
+    with obj.engine.connect() as conn:
+        info["missing_files"] = [m["sha256"] for m in blobs.missing_files(conn)]
     if as_json:
         click.echo(json.dumps(info, default=str, indent=2))
         return
@@ -75,6 +78,10 @@ def status_cmd(obj: Context, as_json: bool) -> None:
     say(N_("Central: %(url)s; last successful sync: %(ok)s; last error: %(error)s"),
         url=info["central_url"], ok=str(info["last_ok_at"] or "-"),
         error=info["last_error"] or "-")
+    if info["missing_files"]:
+        say(N_("%(n)s handed-in files are neither on this hub nor at the central (see the "
+               "sync page); the hub asks for them again once in a while."),
+            n=len(info["missing_files"]))
 
 
 @sync_group.command("export")
@@ -91,7 +98,8 @@ def export_cmd(obj: Context, folder: Path, hub_id: str | None) -> None:
             if hub is None:
                 raise NotFound(N_("This hub is not enrolled here."))
             scope, peer = fleet.scope_of(hub), hub.instance_id
-        path = bundle.export(obj.engine, registry(), folder, scope, peer)
+        path = bundle.export(obj.engine, registry(), folder, scope, peer,
+                             key=fleet.central_key(obj.data_dir))
     else:
         enr = hubside.enrollment(obj.engine)
         if enr is None:
@@ -113,16 +121,8 @@ def import_cmd(obj: Context, file: Path) -> None:
             done = bundle.import_file(obj.engine, registry(), file,
                                       verify=fleet.bundle_verifier(s))
     else:
-        enr = hubside.enrollment(obj.engine)
-
-        def from_our_central(header: dict[str, Any], _part: bytes, _sig: bytes | None
-                             ) -> Scope | None:
-            if enr is None or enr.central_instance is None or (
-                    header.get("src") != enr.central_instance.bytes):
-                raise Forbidden(N_("This bundle does not come from this hub's central."))
-            return enr.scope
-
-        done = bundle.import_file(obj.engine, registry(), file, verify=from_our_central)
+        done = bundle.import_file(obj.engine, registry(), file,
+                                  verify=hubside.bundle_verifier(hubside.enrollment(obj.engine)))
     say(N_("Bundle imported: %(frames)s frames (%(dups)s already applied), %(rows)s rows."),
         frames=done.frames, dups=done.duplicates, rows=done.stats.rows)
 

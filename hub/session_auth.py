@@ -6,9 +6,11 @@ reset, "sign out everywhere", deactivation) invalidates every older cookie at on
 
 from __future__ import annotations
 
+import functools
 import uuid
 
 from flask import g, session
+from sqlalchemy import Select, Uuid, bindparam, select
 
 from hub import db
 from hub.models import User
@@ -35,6 +37,13 @@ def sign_out() -> None:
     g.user = None
 
 
+@functools.cache
+def _user_by_id() -> Select[tuple[User]]:
+    """Built once: each request's lookup then skips building the query (and the identity
+    map, useless in a session that lives one request)."""
+    return select(User).where(User.id == bindparam("uid", type_=Uuid()))
+
+
 def load_user() -> None:
     """before_request hook: put the signed-in user (or None) in `g.user`."""
     g.user = None
@@ -42,7 +51,7 @@ def load_user() -> None:
     if not uid:
         return
     try:
-        user = db.session().get(User, uuid.UUID(uid))
+        user = db.session().scalars(_user_by_id(), {"uid": uuid.UUID(uid)}).first()
     except ValueError:
         user = None
     if user is None or not user.active or user.deleted or user.auth_epoch != session.get("epoch"):

@@ -16,7 +16,6 @@ from functools import cache
 from typing import Any
 
 from ardoise.db import Base, Synced
-from hardware import discovery
 from hub.models import (
     Assignment,
     AssignmentResource,
@@ -72,6 +71,8 @@ def synced_tables_of_models() -> set[str]:
 def find_central() -> str | None:
     """A central announcing itself on the local network (a hub carried to the service
     centre's office syncs there)."""
+    from hardware import discovery  # zeroconf: only the agent looks, not the web process
+
     for seen in discovery.discover(3.0):
         if seen.role == "central" and seen.url:
             return seen.url.rstrip("/")

@@ -193,8 +193,18 @@ def build_hub_wheels(config: BuildConfig, cache: Path) -> Path:
     if config.wheel:
         shutil.copy(config.wheel, wheels)
     else:
-        _run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(wheels),
-              str(PROJECT)])
+        # From a copy of the sources: setuptools leaves build/lib behind in the tree it
+        # builds in, and stale files there would end up in the next wheel.
+        source = cache / "source"
+        shutil.rmtree(source, ignore_errors=True)
+        shutil.copytree(PROJECT, source, symlinks=True, ignore=shutil.ignore_patterns(
+            ".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache",
+            ".ruff_cache", ".demo", ".work", "var", "tests", "bench", "demo"))
+        try:
+            _run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(wheels),
+                  str(source)])
+        finally:
+            shutil.rmtree(source, ignore_errors=True)
     wheel = next(wheels.glob("ardoise-*.whl"))
     constraints = config.constraints or PROJECT / "constraints.txt"
     _run([sys.executable, "-m", "pip", "download", "-q", "--only-binary=:all:",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import http.client
 import shutil
+import signal
 import subprocess
 import time
 from collections.abc import Callable
@@ -88,11 +89,20 @@ def try_image(image: Path, work: Path, port: int, settings: Path | None = None,
         serving = vm.clock() - vm.started
         echo(f"serving: http://127.0.0.1:{port}/ after {serving:.0f} s")
         if keep_running:
-            with contextlib.suppress(KeyboardInterrupt):
-                vm.process.wait()
+            previous = signal.signal(signal.SIGTERM, _interrupt)
+            try:
+                with contextlib.suppress(KeyboardInterrupt):
+                    vm.process.wait()
+            finally:
+                signal.signal(signal.SIGTERM, previous)
         vm.press_power_button()
         vm.wait_exit(600)
     return BootTimes(first, serving, ok)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    """SIGTERM stops a kept-running machine as Ctrl+C does: power button, clean stop."""
+    raise KeyboardInterrupt
 
 
 def clean(work: Path) -> None:

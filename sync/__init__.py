@@ -5,7 +5,8 @@ application says which tables sync, and how, by filling a `Registry`. Never impo
 Flask nor the hub. Modules: `capture` (stamps in the writer's transaction), `changes`
 (what the other side has not seen, purge), `merge`, `frames` (wire format), `transfer`
 (exactly-once frames), `protocol` (a round), `client`/`hubside` (the hub's side),
-`signing`, `bundle` (USB), `blobs` (student files), `agent` (the agent's task).
+`signing`, `bundle` (USB), `blobs` (student files), `photos` (smaller photos to send),
+`agent` (the agent's task).
 See docs/sync.md.
 """
 

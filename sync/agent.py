@@ -9,7 +9,11 @@ and the status page shows its message.
 
 The application provides what the engine cannot know: the registry of synced tables
 (`use_registry`) and, optionally, a way to find the central on the local network
-(`use_finder`, zeroconf in the hub).
+(`use_finder`, zeroconf in the hub). A central found that way is used only once it has
+proved it holds the key the hub learned at enrollment (`hubside.check_central`).
+
+Messages are in the hub's language (setting `language`): the pages show them as they are,
+and the central is asked to answer in that language too.
 """
 
 from __future__ import annotations
@@ -103,37 +107,53 @@ class SyncTask:
         with ctx.session() as s:
             engine = cast(Engine, s.get_bind())
         enrollment = hubside.enrollment(engine)
+        lang = self.settings.language
         if enrollment is None:
             return {"ok": False, "message": translate(
                 N_("This hub is not enrolled with a central: run 'ardoise sync enroll URL "
-                   "TOKEN' with a token from the service centre."), "en")}
+                   "TOKEN' with a token from the service centre."), lang)}
+        data_dir = Path(self.settings.data_dir)
         url = self.settings.sync_central_url or None
         waited = 0.0
         while True:
             try:
                 stats = hubside.sync_now(
-                    engine, _registry(), Path(self.settings.data_dir), url=url,
+                    engine, _registry(), data_dir, url=url,
                     health=_health(ctx), progress=ctx.progress,
-                    rate_kbps=self.settings.sync_bandwidth_kbps)
+                    rate_kbps=self.settings.sync_bandwidth_kbps, language=lang,
+                    photo_max_px=self.settings.sync_photo_max_px)
             except SyncUnavailable as exc:
                 if url is None and _finder is not None:
-                    url = _finder() or None  # maybe the central is on this network
+                    url = _found_central(engine, data_dir, lang)  # maybe on this network
                 delay = self.backoff.next_delay()
                 if ctx.stopping() or waited + delay > self.interval_seconds:
-                    return {"ok": False, "message": exc.render("en"),
+                    return {"ok": False, "message": exc.render(lang),
                             "retry_in_seconds": round(delay)}
                 waited += delay
                 if not _pause(delay, ctx, self.sleep):
-                    return {"ok": False, "message": exc.render("en")}
+                    return {"ok": False, "message": exc.render(lang)}
                 continue
             except (SyncRefused, ArdoiseError) as exc:
-                return {"ok": False, "message": exc.render("en")}
+                return {"ok": False, "message": exc.render(lang)}
             self.backoff.reset()
             transfer.maintenance(engine, transfer_days=self.settings.sync_transfer_days,
                                  audit_days=self.settings.sync_audit_days)
             return {"ok": True, "message": f"sent {stats.pushed_rows} rows, received "
                     f"{stats.pulled_rows}", "requests": stats.requests,
                     "rows_sent": stats.pushed_rows, "rows_received": stats.pulled_rows}
+
+
+def _found_central(engine: Engine, data_dir: Path, language: str) -> str | None:
+    """A central announcing itself on the local network that proves it is ours, or None
+    (nothing of the hub's data is sent to another server)."""
+    assert _finder is not None
+    url = _finder()
+    if not url:
+        return None
+    try:
+        return hubside.check_central(engine, data_dir, url, language=language)
+    except (ArdoiseError, SyncUnavailable):
+        return None
 
 
 def _health(ctx: Any) -> dict[str, Any] | None:

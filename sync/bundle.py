@@ -3,8 +3,11 @@
 File layout: b"ARB1" | u32 header length | msgpack header | frames | optional b"SIG1" and
 an Ed25519 signature of everything before it. The header names the sender instance, the
 scope, the sender's knowledge (so the receiver learns what to put in its own next
-bundle) and, for a hub's bundle, the hub id whose key signed it. Frames apply exactly
-once (the transfer id is in each frame), so importing a bundle twice is harmless.
+bundle) and, for a hub's bundle, the hub id whose key signed it. A hub's bundles are
+signed with the hub's key, the central's with the central's (which hubs learn at
+enrollment); each side refuses an unsigned or changed bundle before applying anything.
+Frames apply exactly once (the transfer id is in each frame), so importing a bundle
+twice is harmless.
 """
 
 from __future__ import annotations
@@ -15,9 +18,8 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Engine
 
 from ardoise.errors import Invalid
@@ -27,6 +29,9 @@ from sync import instance as inst
 from sync.merge import MergeStats
 from sync.registry import Registry
 from sync.scope import Scope
+
+if TYPE_CHECKING:  # cryptography is loaded where keys are used, not here
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 MAGIC = b"ARB1"
 SIG = b"SIG1"

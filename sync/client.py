@@ -18,18 +18,20 @@ import urllib.parse
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Engine, select
 
 from ardoise.errors import ArdoiseError
-from ardoise.i18n import N_
+from ardoise.i18n import N_, cli_locale
 from sync import changes, frames, protocol, signing, transfer, vectors
 from sync import instance as inst
 from sync.registry import Registry
 from sync.scope import Scope
 from sync.tables import SyncInTransfer
+
+if TYPE_CHECKING:  # cryptography is loaded where keys are used, not here
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 ROUND_PATH = "/api/v1/sync/round"
 CLOCK_TOLERANCE_MS = 120_000
@@ -50,7 +52,14 @@ class SyncRefused(ArdoiseError):
 
     def __init__(self, status: int, code: str, message: str, details: dict[str, Any]) -> None:
         self.status_code, self.remote_code, self.details_ = status, code, details
+        self.reason = message  # in the language the request asked for (Accept-Language)
         super().__init__(N_("The central refused the sync: %(reason)s"), reason=message)
+
+
+def accept_language(language: str) -> str:
+    """The Accept-Language header for one of our languages ('fr_CA' -> 'fr-CA'); the
+    central answers its errors in it. Empty: the terminal's language."""
+    return (language or cli_locale()).replace("_", "-")
 
 
 class Response(Protocol):
@@ -79,6 +88,7 @@ class HttpTransport:
     clock: Callable[[], float] = time.time
     offset_s: float = 0.0
     rate_kbps: int = 0  # 0: no bound on our own traffic
+    language: str = ""  # of whoever reads the central's errors ("": the terminal's)
     sleep: Callable[[float], None] = time.sleep
     bytes_sent: int = 0
     bytes_received: int = 0
@@ -120,6 +130,7 @@ class HttpTransport:
         headers = signing.sign(self.key, self.hub_id, "POST", full, body,
                                now=self.clock() + self.offset_s)
         headers["Content-Type"] = "application/octet-stream"
+        headers["Accept-Language"] = accept_language(self.language)
         try:
             conn = self._connection()
             conn.request("POST", full, body=body, headers=headers)
@@ -188,7 +199,8 @@ def _read_exact(resp: Response, n: int) -> bytes:
     return out
 
 
-def _error(resp: Response) -> SyncRefused:
+def error_of(resp: Response) -> SyncRefused:
+    """The central's refusal, from its JSON error body."""
     raw = resp.read()
     try:
         err = json.loads(raw)["error"]
@@ -246,7 +258,7 @@ def sync_round(engine: Engine, registry: Registry, transport: Transport, scope: 
         resp = transport.post(ROUND_PATH, body)
         stats.requests += 1
         if resp.status != 200:
-            raise _error(resp)
+            raise error_of(resp)
         size = protocol.LENGTH.unpack(_read_exact(resp, 8)[4:])[0]
         if size > protocol.MAX_HEADER:
             raise frames.FrameError(N_("A sync message header is truncated or too large."))
@@ -320,4 +332,4 @@ class Backoff:
 
 
 __all__ = ["ROUND_PATH", "Backoff", "HttpTransport", "RoundStats", "SyncRefused",
-           "SyncUnavailable", "Transport", "sync_round"]
+           "SyncUnavailable", "Transport", "accept_language", "error_of", "sync_round"]

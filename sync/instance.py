@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 
 from sync import hlc as hlclib
 from sync.tables import SyncKnownInstance, SyncLocal
@@ -48,6 +48,8 @@ def insert_ignore(conn: Connection, table: Any, rows: list[dict[str, Any]] | dic
         return
     dialect = conn.dialect.name
     if dialect == "postgresql":
+        from sqlalchemy.dialects import postgresql  # 2 MiB: loaded only on PostgreSQL
+
         stmt: Any = postgresql.insert(table).on_conflict_do_nothing(index_elements=keys)
     elif dialect == "sqlite":
         stmt = sqlite.insert(table).on_conflict_do_nothing(index_elements=keys)

@@ -155,8 +155,6 @@ class SyncConflict(Base):
     recorded_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
-
-
 class SyncEnrollment(Base):
     """On a hub: the central it is enrolled with (one row), and how the last round went."""
 
@@ -173,6 +171,9 @@ class SyncEnrollment(Base):
     last_ok_at: Mapped[dt.datetime | None] = mapped_column(default=None)
     last_error: Mapped[str] = mapped_column(Text, default="")
     last_stats: Mapped[str] = mapped_column(Text, default="{}")  # JSON
+    # The central's Ed25519 public key, given at enrollment: its USB bundles and its
+    # answers to a challenge are checked against it.
+    central_key: Mapped[bytes | None] = mapped_column(LargeBinary(32), default=None)
 
 
 class SyncBlobSent(Base):
@@ -185,12 +186,42 @@ class SyncBlobSent(Base):
     at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
+class SyncBlobAlias(Base):
+    """A file held in another form: rows name `sha256`, the bytes here are `stored_sha256`,
+    the smaller JPEG a hub made of a large photo before sending it (`sync_photo_max_px`).
+
+    On the central it is written when such a file arrives; on a hub, when it fetches a
+    file that the central holds only in that form. Rows are never rewritten: whoever opens
+    a file by its row's hash looks here when the file itself is absent."""
+
+    __tablename__ = "sync_blob_alias"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    stored_sha256: Mapped[str] = mapped_column(String(64), index=True)
+    media_type: Mapped[str] = mapped_column(String(100), default="image/jpeg")
+    size: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class SyncBlobMissing(Base):
+    """On a hub: a file its rows name that neither it nor the central held when last
+    asked. It is asked for again after a growing pause (at most a day), not at every sync,
+    and the sync page lists it."""
+
+    __tablename__ = "sync_blob_missing"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    first_missing_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_asked_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    asks: Mapped[int] = mapped_column(default=1)
+
+
 ENGINE_TABLES = [m.__table__ for m in (SyncLocal, SyncVector, SyncKnownInstance,
                                        SyncOutTransfer, SyncOutFrame, SyncInTransfer,
                                        SyncPurge, SyncAudit, SyncConflict, SyncEnrollment,
-                                       SyncBlobSent)]
+                                       SyncBlobSent, SyncBlobAlias, SyncBlobMissing)]
 
-__all__ = ["ENGINE_TABLES", "SyncAudit", "SyncBlobSent", "SyncConflict", "SyncEnrollment",
-           "SyncInTransfer",
+__all__ = ["ENGINE_TABLES", "SyncAudit", "SyncBlobAlias", "SyncBlobMissing", "SyncBlobSent",
+           "SyncConflict", "SyncEnrollment", "SyncInTransfer",
            "SyncKnownInstance", "SyncLocal", "SyncOutFrame", "SyncOutTransfer", "SyncPurge",
            "SyncVector"]

@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Mapping
 
 from sqlalchemy import Connection, func, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 
 from ardoise.errors import Invalid
 from ardoise.i18n import N_
@@ -47,6 +47,8 @@ def merge(conn: Connection, holder: uuid.UUID, scope: Scope, vector: Mapping[uui
     if not rows:
         return
     if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects import postgresql  # 2 MiB: loaded only on PostgreSQL
+
         ins = postgresql.insert(VEC)
         stmt = ins.on_conflict_do_update(
             index_elements=["holder", "scope", "instance"],

@@ -2,7 +2,8 @@
 
 Both are open at the HTTP level (`access.public`): a hub has no session cookie. The
 enrollment checks its token, the round its Ed25519 signature, time and nonce. They
-exist only on an instance whose role is `central`.
+exist only on an instance whose role is `central`. Errors are answered in the language
+the hub asks for (Accept-Language; see `hub.central.init_app`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 import msgpack
 from flask import Response, current_app, jsonify, request
+from sqlalchemy import Connection
 
 from ardoise.errors import ArdoiseError, Invalid, NotFound
 from ardoise.i18n import N_
@@ -43,9 +45,11 @@ ENROLL_SCHEMA = {
 @api.route("/sync/enroll", methods=("POST",), roles=access.PUBLIC, tags=("sync",),
            summary="Enroll a hub with a one-time token (central only).",
            request_schema=ENROLL_SCHEMA, response_schema={
-               "type": "object", "required": ["hub_id", "school_id", "scope", "central"],
+               "type": "object",
+               "required": ["hub_id", "school_id", "scope", "central", "central_key"],
                "properties": {"hub_id": {"type": "string"}, "school_id": {"type": "string"},
-                              "scope": {"type": "string"}, "central": {"type": "string"}}})
+                              "scope": {"type": "string"}, "central": {"type": "string"},
+                              "central_key": {"type": "string"}}})
 def sync_enroll() -> Any:
     _central_only()
     data = json_body()
@@ -58,7 +62,23 @@ def sync_enroll() -> Any:
     central = inst.ensure_local(s.connection())
     s.commit()
     return jsonify(hub_id=str(done.hub_id), school_id=str(done.school_id), scope=done.scope,
-                   central=str(central))
+                   central=str(central), central_key=fleet.central_public_b64(_data_dir()))
+
+
+@api.route("/sync/hello", methods=("POST",), roles=access.PUBLIC, tags=("sync",),
+           summary="Sign a hub's random challenge with the central's key, so that a hub "
+                   "that found this server on its network knows it is its central (signed; "
+                   "central only).")
+def sync_hello() -> Any:
+    _central_only()
+    body = request.get_data(cache=False)
+    _signed_hub(body)
+    s = db.session()
+    central = inst.ensure_local(s.connection())
+    s.commit()
+    signature = fleet.hello(_data_dir(), central, body)
+    return Response(msgpack.packb({"central": central.bytes, "signature": signature}),
+                    mimetype="application/msgpack")
 
 
 @api.route("/sync/round", methods=("POST",), roles=access.PUBLIC, tags=("sync",),
@@ -74,9 +94,9 @@ def sync_round() -> Any:
         health = req_header.get("health") if isinstance(req_header.get("health"), dict) else None
         head, frames = protocol.serve_round(db.database().engine, registry(), body,
                                             peer=hub.instance_id, allowed=fleet.scope_of(hub))
-    except ArdoiseError as exc:
+    except ArdoiseError as exc:  # kept for the central's pages, in the central's language
         fleet.record_round(s, hub, rows_in=0, rows_out=0, health=health,
-                           error=exc.render("en"))
+                           error=exc.render(current_app.extensions["ardoise.settings"].language))
         s.commit()
         raise
     fleet.record_round(s, hub, rows_in=len(body), rows_out=sum(map(len, frames)),
@@ -116,15 +136,18 @@ def sync_blobs_held() -> Any:
     body = request.get_data(cache=False)
     _signed_hub(body)
     try:
-        asked = msgpack.unpackb(body, raw=False).get("have")
+        message = msgpack.unpackb(body, raw=False)
+        asked, sending_as = message.get("have"), message.get("as")
     except (ValueError, AttributeError, msgpack.ExtraData, msgpack.FormatError):
         raise Invalid(N_("A list of files in the request is malformed.")) from None
-    held = blobs.holdings(_data_dir(), asked)
+    with db.database().engine.connect() as conn:
+        held = blobs.holdings(conn, _data_dir(), asked, sending_as)
     return Response(msgpack.packb({"held": held}), mimetype="application/msgpack")
 
 
 @api.route("/sync/blobs/<sha>", methods=("POST",), roles=access.PUBLIC, tags=("sync",),
-           summary="A chunk of a file at an offset (signed; central only).")
+           summary="A chunk of a file at an offset; with as=SHA256, of the smaller JPEG sent "
+                   "instead of a large photo (signed; central only).")
 def sync_blob_chunk(sha: str) -> Any:
     _central_only()
     body = request.get_data(cache=False)
@@ -133,11 +156,20 @@ def sync_blob_chunk(sha: str) -> Any:
         offset, size = int(request.args["offset"]), int(request.args["size"])
     except (KeyError, ValueError):
         raise Invalid(N_("Parameters offset and size are required whole numbers.")) from None
-    with db.database().engine.connect() as conn:
-        if not blobs.is_referenced(conn, registry(), fleet.scope_of(hub), sha):
-            raise OutOfScope(N_("No row of this hub's school names this file."))
-    new = blobs.receive_chunk(_data_dir(), sha, offset, size, body)
+    smaller = request.args.get("as") or None
+    engine = db.database().engine
+    with engine.connect() as conn:
+        _check_referenced(conn, hub, sha)
+    new = blobs.receive_chunk(_data_dir(), smaller or sha, offset, size, body)
+    if new == -1 and smaller is not None and smaller != sha:
+        with engine.begin() as conn:
+            blobs.record_alias(conn, _data_dir(), sha, smaller)
     return Response(msgpack.packb({"offset": new}), mimetype="application/msgpack")
+
+
+def _check_referenced(conn: Connection, hub: fleet.CentralHub, sha: str) -> None:
+    if not blobs.is_referenced(conn, registry(), fleet.scope_of(hub), sha):
+        raise OutOfScope(N_("No row of this hub's school names this file."))
 
 
 @api.route("/sync/blobs/<sha>/read", methods=("POST",), roles=access.PUBLIC, tags=("sync",),
@@ -152,12 +184,11 @@ def sync_blob_read(sha: str) -> Any:
     except (KeyError, ValueError):
         raise Invalid(N_("Parameters offset and size are required whole numbers.")) from None
     with db.database().engine.connect() as conn:
-        if not blobs.is_referenced(conn, registry(), fleet.scope_of(hub), sha):
-            raise OutOfScope(N_("No row of this hub's school names this file."))
-    chunk, size = blobs.read_chunk(_data_dir(), sha, offset)
-    return Response(msgpack.packb({"data": chunk, "size": size}),
+        _check_referenced(conn, hub, sha)
+        chunk, size, content = blobs.read_chunk(conn, _data_dir(), sha, offset)
+    return Response(msgpack.packb({"data": chunk, "size": size, "sha": content}),
                     mimetype="application/msgpack")
 
 
 __all__ = ["sync_blob_chunk", "sync_blob_read", "sync_blobs_held", "sync_enroll",
-           "sync_round"]
+           "sync_hello", "sync_round"]

@@ -1,8 +1,10 @@
 """Enrollment and authentication of hubs on the central (library: Session in, rows out).
 
 A technician makes a one-time token for a school; the hub presents it once with its new
-Ed25519 public key; from then on every request of that hub is signed and checked here:
-known and not revoked, signature right, time within the window, nonce never seen.
+Ed25519 public key and learns the central's; from then on every request of that hub is
+signed and checked here: known and not revoked, signature right, time within the window,
+nonce never seen. The central's own key (data_dir/sync/central_key.pem, made on first use)
+signs its USB bundles and its answers to a hub's challenge (`hello`).
 """
 
 from __future__ import annotations
@@ -14,10 +16,9 @@ import json
 import secrets
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -30,7 +31,28 @@ from hub.models import School
 from sync import signing
 from sync.scope import Scope
 
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 TOKEN_HOURS = 72
+
+
+def central_key(data_dir: Path) -> Ed25519PrivateKey:
+    """This central's signing key, made on first use. Several central machines behind one
+    address share it as they share the data folder (blobs)."""
+    return signing.load_or_create_key(Path(data_dir) / "sync" / "central_key.pem")
+
+
+def central_public_b64(data_dir: Path) -> str:
+    """The central's public key as hubs receive it at enrollment."""
+    return base64.b64encode(signing.public_raw(central_key(data_dir))).decode()
+
+
+def hello(data_dir: Path, central: uuid.UUID, challenge: bytes) -> bytes:
+    """The signature that proves to a hub this server holds the central's key."""
+    if not 16 <= len(challenge) <= 64:
+        raise Invalid(N_("The challenge must be 16 to 64 random bytes."))
+    return central_key(data_dir).sign(signing.hello_message(challenge, central))
 
 
 class Replayed(Unauthorized):
@@ -170,6 +192,10 @@ def bundle_verifier(s: Session) -> Any:
             raise Revoked(N_("This hub's key was revoked: enroll it again with a new token."))
         if header.get("src") != hub.instance_id.bytes:
             raise signing.BadSignature(N_("This bundle is not signed by a hub enrolled here."))
+        # cryptography (8 MiB) only here: a hub's web process imports this module unused
+        from cryptography.exceptions import InvalidSignature
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
         try:
             Ed25519PublicKey.from_public_bytes(hub.public_key).verify(
                 signature, hashlib.sha256(signed_part).digest())
@@ -182,4 +208,5 @@ def bundle_verifier(s: Session) -> Any:
 
 
 __all__ = ["Enrolled", "Replayed", "Revoked", "authenticate", "bundle_verifier",
-           "create_token", "enroll", "record_round", "revoke_hub", "revoke_token", "scope_of"]
+           "central_key", "central_public_b64", "create_token", "enroll", "hello",
+           "record_round", "revoke_hub", "revoke_token", "scope_of"]

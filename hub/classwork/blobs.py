@@ -34,6 +34,7 @@ from ardoise.errors import Invalid, StorageFull, TooLarge
 from ardoise.i18n import N_
 from hub.classwork.filetypes import SNIFF_BYTES, FileType, require_accepted, safe_filename
 from hub.models import SubmissionFile
+from sync.blobs import kept_by_aliases
 
 CHUNK = 64 * 1024
 GC_MIN_AGE = dt.timedelta(hours=1)
@@ -221,6 +222,10 @@ def _write_all(fd: int, data: bytes) -> None:
 def collect_orphans(s: Session, store: BlobStore, *, max_age: dt.timedelta = GC_MIN_AGE,
                     now: float | None = None) -> list[str]:
     """Remove blobs no SubmissionFile references (older than `max_age`) and stale staging
-    files. Safe to run at any time, e.g. nightly by the agent or `ardoise classwork gc`."""
+    files. Safe to run at any time, e.g. nightly by the agent or `ardoise classwork gc`.
+
+    A photo held only as the smaller JPEG the sync made of it (an alias, see sync.blobs)
+    is kept under that JPEG's name: the alias counts as a reference."""
     referenced = set(s.scalars(select(SubmissionFile.sha256).distinct()))
+    referenced |= kept_by_aliases(s.connection(), referenced)
     return store.collect_garbage(referenced, max_age=max_age, now=now)

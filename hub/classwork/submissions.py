@@ -44,6 +44,7 @@ from hub.models import (
     SubmissionFile,
     User,
 )
+from sync.blobs import stored_form
 
 TEXT_MAX = 20_000
 INLINE_IMAGES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
@@ -267,6 +268,9 @@ def file_for(s: Session, store: BlobStore, user: User, file_id: uuid.UUID
     if found is None:
         raise NotFound(N_("This file does not exist or is not yours."))
     path = store.path(found.sha256)
-    if not path.is_file():
-        raise NotFound(N_("This file has not reached this hub's storage (yet)."))
+    if not path.is_file():  # perhaps held as the smaller JPEG the sync made of a photo
+        smaller = stored_form(s.connection(), found.sha256)
+        path = store.path(smaller[0]) if smaller is not None else path
+        if not path.is_file():
+            raise NotFound(N_("This file has not reached this hub's storage (yet)."))
     return found, path

@@ -93,11 +93,11 @@ def _targeted(assignment_id: object, user_id: object) -> ColumnElement[bool]:
                .correlate_except(AssignmentTarget))
 
 
-def targets_student(student_id: uuid.UUID) -> ColumnElement[bool]:
+def targets_student(student_id: uuid.UUID | ColumnElement[uuid.UUID]) -> ColumnElement[bool]:
     """SQL condition on Assignment: targeted at this student, who is enrolled in its class.
 
-    Used both for the student's list (one query) and for opening one assignment, so the
-    two can never disagree.
+    Used both for the student's list (one query, `student_id` a bound parameter) and for
+    opening one assignment, so the two can never disagree.
     """
     my_classes = select(Enrollment.classroom_id).where(
         Enrollment.user_id == student_id, Enrollment.role == Role.STUDENT,
@@ -107,7 +107,8 @@ def targets_student(student_id: uuid.UUID) -> ColumnElement[bool]:
     return and_(Assignment.classroom_id.in_(my_classes), _targeted(Assignment.id, student_id))
 
 
-def visible_to_student(student_id: uuid.UUID) -> ColumnElement[bool]:
+def visible_to_student(student_id: uuid.UUID | ColumnElement[uuid.UUID]
+                       ) -> ColumnElement[bool]:
     """SQL condition on Assignment: what the student may see (published or closed, theirs)."""
     return and_(Assignment.deleted.is_(False), Assignment.status.in_(VISIBLE_TO_STUDENTS),
                 targets_student(student_id))

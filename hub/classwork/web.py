@@ -17,6 +17,7 @@ from hub.classwork.submissions import Upload
 from hub.models import SubmissionFile
 
 FILE_MAX_AGE = 3600  # blobs never change; the browser may keep them an hour
+SMALLER_PHOTO_TYPE = "image/jpeg"  # what sync.photos makes of large photos
 
 
 def settings_value(name: str) -> Any:
@@ -56,11 +57,16 @@ def parse_uuid(value: object, field: str) -> uuid.UUID:
 
 def send_work_file(record: SubmissionFile, path: Path) -> Response:
     """A handed-in file with the type found when it was checked, never sniffed again by the
-    browser, shown inline (images, audio, PDF) or downloaded with ?download=1."""
-    response = send_file(path, mimetype=record.media_type, conditional=True,
+    browser, shown inline (images, audio, PDF) or downloaded with ?download=1.
+
+    A path named otherwise than the record's hash is the smaller JPEG the sync made of a
+    large photo (sync.photos): it is served as the JPEG it is."""
+    media_type, name = record.media_type, record.filename
+    if path.name != record.sha256:
+        media_type, name = SMALLER_PHOTO_TYPE, f"{Path(record.filename).stem}.jpg"
+    response = send_file(path, mimetype=media_type, conditional=True,
                          as_attachment=request.args.get("download") == "1",
-                         download_name=record.filename, etag=record.sha256,
-                         max_age=FILE_MAX_AGE)
+                         download_name=name, etag=path.name, max_age=FILE_MAX_AGE)
     response.cache_control.public = False
     response.cache_control.private = True
     response.headers["X-Content-Type-Options"] = "nosniff"

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-21 16:08:14.037433
+Create Date: 2026-11-21 17:33:41.003314
 """
 
 from __future__ import annotations
@@ -163,6 +163,28 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_sync_audit_school_id"), ["school_id"], unique=False)
 
     op.create_table(
+        "sync_blob_alias",
+        sa.Column("sha256", sa.String(length=64), nullable=False),
+        sa.Column("stored_sha256", sa.String(length=64), nullable=False),
+        sa.Column("media_type", sa.String(length=100), nullable=False),
+        sa.Column("size", sa.BigInteger(), nullable=False),
+        sa.Column("created_at", ardoise.db.UTCDateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("sha256", name=op.f("pk_sync_blob_alias")),
+    )
+    with op.batch_alter_table("sync_blob_alias", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_sync_blob_alias_stored_sha256"), ["stored_sha256"], unique=False
+        )
+
+    op.create_table(
+        "sync_blob_missing",
+        sa.Column("sha256", sa.String(length=64), nullable=False),
+        sa.Column("first_missing_at", ardoise.db.UTCDateTime(), nullable=False),
+        sa.Column("last_asked_at", ardoise.db.UTCDateTime(), nullable=False),
+        sa.Column("asks", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("sha256", name=op.f("pk_sync_blob_missing")),
+    )
+    op.create_table(
         "sync_blob_sent",
         sa.Column("sha256", sa.String(length=64), nullable=False),
         sa.Column("peer", sa.Uuid(), nullable=False),
@@ -193,6 +215,7 @@ def upgrade() -> None:
         sa.Column("last_ok_at", ardoise.db.UTCDateTime(), nullable=True),
         sa.Column("last_error", sa.Text(), nullable=False),
         sa.Column("last_stats", sa.Text(), nullable=False),
+        sa.Column("central_key", sa.LargeBinary(length=32), nullable=True),
         sa.PrimaryKeyConstraint("key", name=op.f("pk_sync_enrollment")),
     )
     op.create_table(
@@ -918,6 +941,11 @@ def downgrade() -> None:
     op.drop_table("sync_enrollment")
     op.drop_table("sync_conflict")
     op.drop_table("sync_blob_sent")
+    op.drop_table("sync_blob_missing")
+    with op.batch_alter_table("sync_blob_alias", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_sync_blob_alias_stored_sha256"))
+
+    op.drop_table("sync_blob_alias")
     with op.batch_alter_table("sync_audit", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_sync_audit_school_id"))
         batch_op.drop_index(batch_op.f("ix_sync_audit_recorded_at"))

@@ -49,7 +49,9 @@ def central(tmp_path: Path, migrated_db: Path) -> Iterator[Central]:
     sessions = database(app).sessions
     cap = capture.install(sessions, registry())
     server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="central", daemon=False)
+    # a short poll: shutting the server down at the end of each test takes that long
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                              name="central", daemon=False)
     thread.start()
     try:
         yield Central(app, server, f"http://127.0.0.1:{server.server_port}", sessions)

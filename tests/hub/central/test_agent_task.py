@@ -47,7 +47,7 @@ class Ctx:
 def _task(hub: HubSide, **settings: Any) -> tuple[SyncTask, list[float]]:
     slept: list[float] = []
     s = load_settings(read_default_file=False, env={},
-                      overrides={"data_dir": str(hub.data_dir), **settings})
+                      overrides={"data_dir": str(hub.data_dir), "language": "en", **settings})
     task = SyncTask(s, sleep=slept.append)
     return task, slept
 
@@ -67,6 +67,8 @@ def test_outside_windows_waits_unless_asked(hub_side: HubSide) -> None:
     assert task.run(Ctx(hub_side))["skipped"] is True
     result = task.run(Ctx(hub_side, ["web"]))  # "sync now" ignores the windows
     assert result["ok"] is False and "not enrolled" in result["message"]
+    french, _ = _task(hub_side, language="fr_CA")  # messages in the hub's language
+    assert "inscrit" in french.run(Ctx(hub_side, ["web"]))["message"]
 
 
 def test_unreachable_central_backs_off_then_reports(central: Central, hub_side: HubSide
@@ -84,7 +86,8 @@ def test_unreachable_central_backs_off_then_reports(central: Central, hub_side: 
     assert sum(slept) <= 120 and len(slept) >= 5  # retried, with growing pauses
     # then the central is back: the next run syncs, sends health, and resets the backoff
     task.settings = load_settings(read_default_file=False, env={},
-                                  overrides={"data_dir": str(hub_side.data_dir)})
+                                  overrides={"data_dir": str(hub_side.data_dir),
+                                             "language": "en"})
     ctx = Ctx(hub_side, ["web"])
     result = task.run(ctx)
     assert result["ok"] is True and result["rows_received"] > 0

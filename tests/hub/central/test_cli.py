@@ -36,7 +36,7 @@ def test_cli_round_trip_and_usb_bundles(central: Central, hub_side: HubSide,
     assert "Enrolled" in out
     assert "0 rows sent" in _run(["sync", "now"], hub_side.data_dir)
     status = json.loads(_run(["sync", "status", "--json"], hub_side.data_dir))
-    assert status["enrolled"] and status["last_error"] == ""
+    assert status["enrolled"] and status["last_error"] == "" and status["missing_files"] == []
     # no link: the same data by USB stick, both ways
     with hub_side.sessions() as s:
         s.add(ProgressEvent(school_id=world.school.id, classroom_id=world.classroom.id,
@@ -70,7 +70,15 @@ def test_cli_round_trip_and_usb_bundles(central: Central, hub_side: HubSide,
     back = tmp_path / "back"
     back.mkdir()
     _run(["sync", "export", str(back), "--hub", hub_id], central_dir, **as_central)
-    _run(["sync", "import", str(next(back.glob("*.ardsync")))], hub_side.data_dir)
+    from_central = next(back.glob("*.ardsync"))
+    # signed by the central: a changed copy is refused by the hub, nothing applied
+    raw = bytearray(from_central.read_bytes())
+    raw[-70] ^= 0xFF
+    damaged.write_bytes(bytes(raw))
+    result = CliRunner().invoke(main, ["sync", "import", str(damaged)], env={
+        "ARDOISE_DATA_DIR": str(hub_side.data_dir), "ARDOISE_LANGUAGE": "en"})
+    assert result.exit_code != 0 and "signature is wrong" in result.output
+    _run(["sync", "import", str(from_central)], hub_side.data_dir)
     with hub_side.sessions() as s:
         uids = set(s.scalars(select(ProgressEvent.resource_uid)))
     assert uids == {"usb/1", "usb/2"}

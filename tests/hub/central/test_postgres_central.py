@@ -59,7 +59,7 @@ def test_two_central_processes_and_three_hubs(pg_schema: str, tmp_path: Path,
         app = create_app({"TESTING": True, "data_dir": str(d), "role": "central",
                           "database_url": pg_schema})
         server = make_server("127.0.0.1", 0, app, threaded=True)
-        thread = threading.Thread(target=server.serve_forever)
+        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
         thread.start()
         apps.append(app)
         servers.append(server)
