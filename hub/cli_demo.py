@@ -14,7 +14,8 @@ from hub.serve import run
 
 @click.command("demo")
 @click.option("--pack", "pack_folder", type=click.Path(path_type=Path, file_okay=False),
-              default=DEMO_PACK, show_default=True, help="Pack folder to install the first time.")
+              default=DEMO_PACK, show_default="demo/packs/decouverte",
+              help="Pack folder to install the first time.")
 @click.option("--students", type=click.IntRange(1, 200), default=30, show_default=True,
               help="Size of the demo class (first run only).")
 @click.option("--no-serve", is_flag=True, help="Only seed and print the sign-in details.")
