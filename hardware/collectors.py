@@ -213,7 +213,7 @@ def web(src: Sources) -> dict[str, Any]:
 
 def firstboot(src: Sources) -> dict[str, Any]:
     """First boot writes its result code here (0: everything applied). Any other code is
-    shown as problem 7; the code itself is kept for the technician."""
+    shown as problem 7, 8 or 9 (hardware.problems); the code itself is kept too."""
     path = src.path(FIRSTBOOT_BLINK)
     if not path.exists():
         return {"setup_error": False, "setup_code": None}

@@ -1,9 +1,11 @@
 """What can be wrong with a hub, and how each problem is shown.
 
-A *problem* makes the red light blink its code (1 to 7 blinks, then a pause) and is listed
+A *problem* makes the red light blink its code (1 to 8 blinks, then a pause) and is listed
 on the status page; a *warning* is only listed on the page. The wall sheet
 (docs/status-lights.md) documents the same codes, in the same order: when several problems
-are active, the light shows the lowest code, which is the most urgent.
+are active, the light shows the lowest code, which is the most urgent, except that a failed
+first start (7 or 8) comes before everything else: it explains the others (a hub whose first
+start failed does not serve its pages either).
 """
 
 from __future__ import annotations
@@ -39,9 +41,18 @@ SYNC_FAILED = Problem("sync_failed", 5, N_("The last sync failed."),
                          "the network cable, then call the technician."))
 SYNC_STALE = Problem("sync_stale", 6, N_("No successful sync for a long time."),
                      N_("Check the network cable, then press the button once to sync."))
-SETUP_ERROR = Problem("setup_error", 7, N_("The hub's first start failed."),
+SETUP_SETTINGS = Problem("setup_settings", 7,
+                         N_("The hub's first start failed: the settings file has mistakes."),
+                         N_("Call the technician: the file ardoise-firstboot.log on the SD "
+                            "card lists the mistakes in ardoise.toml to correct."))
+SETUP_ERROR = Problem("setup_error", 8, N_("The hub's first start failed."),
                       N_("Call the technician: the file ardoise-firstboot.log on the SD card "
-                         "says what to correct."))
+                         "says what went wrong."))
+# First boot's own result codes (image_builder.firstboot.run: BLINK_*) -> the problem shown.
+# A card too small for the image (3) leaves the data partition unmounted: then neither the
+# agent nor its lights start, and only the log on the card tells (docs/technician.md).
+SETUP_BY_FIRSTBOOT_CODE = {2: SETUP_SETTINGS}
+SETUP_PROBLEMS = (SETUP_SETTINGS, SETUP_ERROR)
 
 POWER_DIPPED = Problem("power_dipped", None,
                        N_("The power dipped since the hub started (under-voltage)."),
@@ -64,9 +75,10 @@ HARDWARE_OFF = Problem("hardware_off", None,
                        N_("See the reason below and the hw_* settings."))
 
 PROBLEMS: tuple[Problem, ...] = (WEB_DOWN, POWER, TOO_HOT, STORAGE_FULL, SYNC_FAILED,
-                                 SYNC_STALE, SETUP_ERROR)
+                                 SYNC_STALE, *SETUP_PROBLEMS)
 WARNINGS: tuple[Problem, ...] = (POWER_DIPPED, WAS_THROTTLED, WIFI_CROWDED, NEVER_SYNCED,
                                  AGENT_STOPPED, HARDWARE_OFF)
 BY_CODE = {p.code: p for p in PROBLEMS + WARNINGS}
 
-__all__ = ["BY_CODE", "PROBLEMS", "WARNINGS", "Problem"]
+__all__ = ["BY_CODE", "PROBLEMS", "SETUP_BY_FIRSTBOOT_CODE", "SETUP_PROBLEMS", "WARNINGS",
+           "Problem"]

@@ -79,9 +79,10 @@ class DeviceStatus:
 
     @property
     def blink_code(self) -> int | None:
-        """What the red light blinks: the most urgent problem's code."""
+        """What the red light blinks: the most urgent problem's code (`problems` is in order
+        of urgency, see `evaluate`)."""
         codes = [p.blinks for p in self.problems if p.blinks is not None]
-        return min(codes) if codes else None
+        return codes[0] if codes else None
 
     def to_dict(self) -> dict[str, Any]:
         """The full status, JSON-ready (technician page, `ardoise status --json`)."""
@@ -179,7 +180,7 @@ def evaluate(status: DeviceStatus, limits: Thresholds) -> None:
                 and status.sampled_at - sync.last_ok_at > limits.sync_stale):
             found.append(P.SYNC_STALE)
     if status.setup_error:
-        found.append(P.SETUP_ERROR)
+        found.append(P.SETUP_BY_FIRSTBOOT_CODE.get(status.setup_code or 0, P.SETUP_ERROR))
     if (status.wifi_clients is not None and status.wifi_capacity
             and status.wifi_clients >= status.wifi_capacity):
         found.append(P.WIFI_CROWDED)
@@ -190,7 +191,7 @@ def evaluate(status: DeviceStatus, limits: Thresholds) -> None:
         elif status.agent and status.agent.get("hardware") not in (None, "on"):
             found.append(P.HARDWARE_OFF)
     status.problems = sorted((p for p in found if not p.is_warning),
-                             key=lambda p: p.blinks or 0)
+                             key=lambda p: (p not in P.SETUP_PROBLEMS, p.blinks or 0))
     status.warnings = [p for p in found if p.is_warning]
 
 

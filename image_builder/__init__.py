@@ -12,7 +12,7 @@ the tiny test image with the standard library alone, so this package imports not
 - `image_builder.pipeline`: `build_image`, stage by stage, with a cache
 - `image_builder.extract`: Debian packages unpacked without emulation, and the build cache
 - `image_builder.initramfs`: a small initramfs made on the build machine (test images)
-- `image_builder.emulator`: booting an image under `qemu-system-aarch64 -M virt`
+- `image_builder.emulator`: booting an image under `qemu-system-aarch64` (virt, raspi3b)
 - `image_builder.tiny`, `image_builder.medium`: the two emulated test images
 - `image_builder.tryout`: `ardoise image try`, a built image booted before flashing
 - `image_builder.cli`: the `ardoise image` commands

@@ -1,10 +1,16 @@
-"""Booting an image under `qemu-system-aarch64 -M virt` and watching its serial console.
+"""Booting an image under `qemu-system-aarch64` and watching its serial console.
 
-Used by the emulated tests and to time a first boot. The guest gets no network unless a
-port is forwarded, and then only a restricted user-mode network (`restrict=on`: no way
-out) with the guest's port reachable on 127.0.0.1. The NIC's option ROM is turned off
+Used by the emulated tests and to time a first boot. Two boards: `virt` (the card on
+virtio-blk, any memory size) and `raspi3b` (the Raspberry Pi 3 model B: the card on the
+SoC's SD controller, which QEMU wants a power of two in size; 1 GiB and 4 cores, fixed;
+the console on the second serial port, the mini UART the Pi's device tree prints on).
+The guest gets no network unless a port is forwarded, and then only a restricted
+user-mode network (`restrict=on`: no way out) with the guest's port reachable on
+127.0.0.1; only `virt` has a network card for it. The NIC's option ROM is turned off
 (`romfile=`): Debian's qemu does not install the EFI ROM and nothing here needs it.
-QEMU runs in its own process group and is killed by its PID whatever happens.
+QEMU runs in its own process group and is killed by its PID whatever happens, and by the
+kernel when the process that started it dies (a test run interrupted with SIGTERM or
+SIGKILL leaves no emulated machine behind).
 """
 
 from __future__ import annotations
@@ -30,23 +36,65 @@ class BootFailed(BuildFailed):
 
 
 @dataclass(frozen=True)
+class Board:
+    """A QEMU machine model and what a test boot must do differently on it."""
+
+    name: str
+    console: str  # the kernel's console= for the serial port QEMU prints on its stdout
+    sd_card: bool  # the card on the SoC's SD controller (a power of two), not virtio-blk
+    device_tree: str | None = None  # in the kernel package's usr/lib/linux-image-<version>
+    fixed_memory_mib: int | None = None  # set by the board, whatever Machine asks
+    fixed_cpus: int | None = None
+
+    def card_size(self, size: int) -> int:
+        """The smallest card of at least `size` bytes this board accepts."""
+        return 1 << (size - 1).bit_length() if self.sd_card and size > 1 else size
+
+
+VIRT = Board("virt", "ttyAMA0", sd_card=False)
+RASPI3B = Board("raspi3b", "ttyS1,115200", sd_card=True,
+                device_tree="broadcom/bcm2837-rpi-3-b.dtb", fixed_memory_mib=1024,
+                fixed_cpus=4)
+BOARDS = {board.name: board for board in (VIRT, RASPI3B)}
+
+
+@dataclass(frozen=True)
 class Machine:
     kernel: Path
     initrd: Path
     disk: Path
     append: str
-    memory_mib: int = 512
+    memory_mib: int = 512  # on virt; raspi3b has its own (Board.fixed_memory_mib)
     cpus: int = 1
     forward: dict[int, int] = field(default_factory=dict)  # host port -> guest port
     monitor: Path | None = None  # a Unix socket for QEMU's monitor (power button)
+    board: str = VIRT.name
+    dtb: Path | None = None  # the device tree, for boards whose firmware would pass one
 
     def argv(self) -> list[str]:
-        argv = [which("qemu-system-aarch64") or "qemu-system-aarch64", "-M", "virt",
-                "-cpu", "cortex-a53", "-smp", str(self.cpus), "-m", str(self.memory_mib),
-                "-nographic", "-no-reboot", "-kernel", str(self.kernel),
-                "-initrd", str(self.initrd), "-append", self.append,
-                "-drive", f"file={self.disk},format=raw,if=none,id=card,cache=unsafe",
-                "-device", "virtio-blk-pci,drive=card"]
+        board = BOARDS[self.board]
+        if board.device_tree and self.dtb is None:
+            raise BootFailed(N_("The %(board)s machine needs a device tree (dtb) to boot "
+                                "a kernel."), board=board.name)
+        argv = [which("qemu-system-aarch64") or "qemu-system-aarch64", "-M", board.name]
+        if board is VIRT:
+            argv += ["-cpu", "cortex-a53"]
+        argv += ["-smp", str(board.fixed_cpus or self.cpus),
+                 "-m", str(board.fixed_memory_mib or self.memory_mib),
+                 "-nographic", "-no-reboot", "-kernel", str(self.kernel),
+                 "-initrd", str(self.initrd), "-append", self.append]
+        if self.dtb is not None:
+            argv += ["-dtb", str(self.dtb)]
+        if board.sd_card:
+            # UART0 (PL011) is wired to Bluetooth on a Pi 3; the console is the mini UART.
+            argv += ["-drive", f"file={self.disk},format=raw,if=sd,cache=unsafe",
+                     "-serial", "null", "-serial", "mon:stdio"]
+        else:
+            argv += ["-drive", f"file={self.disk},format=raw,if=none,id=card,cache=unsafe",
+                     "-device", "virtio-blk-pci,drive=card"]
+        if self.forward and board is not VIRT:
+            raise BootFailed(N_("The %(board)s machine has no network card to forward "
+                                "ports to; use virt."), board=board.name)
         if self.forward:
             fwd = ",".join(f"hostfwd=tcp:127.0.0.1:{h}-:{g}" for h, g in self.forward.items())
             argv += ["-netdev", f"user,id=net0,restrict=on,{fwd}",
@@ -65,6 +113,18 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+PR_SET_PDEATHSIG = 1  # prctl(2)
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: SIGKILL when the parent goes (Linux only; elsewhere the
+    context manager's cleanup is all there is)."""
+    with contextlib.suppress(OSError, AttributeError):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
 class Running:
     """A booted machine; use as a context manager so QEMU never outlives its caller."""
 
@@ -75,7 +135,7 @@ class Running:
         self.started = clock()
         self.process = subprocess.Popen(machine.argv(), stdin=subprocess.DEVNULL,
                                         stdout=self._log, stderr=subprocess.STDOUT,
-                                        start_new_session=True)
+                                        start_new_session=True, preexec_fn=_die_with_parent)
 
     @property
     def pid(self) -> int:
@@ -138,4 +198,5 @@ class Running:
         self.stop()
 
 
-__all__ = ["BootFailed", "Machine", "Running", "free_port"]
+__all__ = ["BOARDS", "RASPI3B", "VIRT", "Board", "BootFailed", "Machine", "Running",
+           "free_port"]

@@ -1,11 +1,13 @@
 """A small initramfs made on the build machine, for booting test images under
-`qemu-system-aarch64 -M virt` without running anything arm64 at build time.
+`qemu-system-aarch64` (`-M virt` or `-M raspi3b`) without running anything arm64 at build
+time.
 
-Debian's arm64 kernel has the virtio, ext4 and vfat drivers as modules, and an unpacked
-(not installed) kernel has no `modules.dep`; so the module order is worked out here from
-each module's `.modinfo` section. The initramfs holds a static busybox, those modules and
-an `/init` that loads them, mounts the root by label (read-only unless the command line
-says `rw`) and hands over to the root's `init=` program (systemd or a test init).
+Debian's arm64 kernel has the virtio, SD controller, ext4 and vfat drivers as modules, and
+an unpacked (not installed) kernel has no `modules.dep`; so the module order is worked out
+here from each module's `.modinfo` section. The initramfs holds a static busybox, those
+modules and an `/init` that loads them, mounts the root by label (read-only unless the
+command line says `rw`) and hands over to the root's `init=` program (systemd or a test
+init).
 """
 
 from __future__ import annotations
@@ -27,6 +29,13 @@ from image_builder.prereq import which
 # power button (gpio-keys, evdev) that QEMU's system_powerdown presses for a clean stop.
 VIRT_MODULES = ("virtio_pci", "virtio_blk", "virtio_net", "crc32c_generic", "ext4", "vfat",
                 "nls_cp437", "nls_ascii", "nls_utf8", "gpio_keys", "evdev")
+# A Pi 3's card is on the SDHOST controller (`bcm2835`, the MMC driver; the Arasan SDHCI,
+# `sdhci-iproc`, carries the Wi-Fi chip there and the card only on a Pi 4). The watchdog
+# (`bcm2835_wdt`) is how the kernel powers a Pi off or restarts it: without it poweroff
+# only halts, and QEMU never exits.
+RASPI3B_MODULES = ("bcm2835", "bcm2835_wdt", "crc32c_generic", "ext4", "vfat", "nls_cp437",
+                   "nls_ascii", "nls_utf8")
+BOARD_MODULES = {"virt": VIRT_MODULES, "raspi3b": RASPI3B_MODULES}
 
 INIT = r"""#!/bin/busybox sh
 # Test initramfs: load the drivers, mount the root by label, hand over to its init.
@@ -57,6 +66,7 @@ while :; do
   if [ "$tries" -gt 600 ]; then echo "initramfs: root $root not found"; poweroff -f; fi
   sleep 0.1
 done
+echo "initramfs: root $root is $dev"
 if ! mount -t ext4 -o "$mode" "$dev" /newroot; then
   echo "initramfs: cannot mount $dev"; poweroff -f
 fi
@@ -165,4 +175,5 @@ def build_initramfs(out: Path, busybox: Path, modules_dir: Path,
     return out
 
 
-__all__ = ["INIT", "VIRT_MODULES", "build_initramfs", "module_order"]
+__all__ = ["BOARD_MODULES", "INIT", "RASPI3B_MODULES", "VIRT_MODULES", "build_initramfs",
+           "module_order"]

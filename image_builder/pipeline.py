@@ -183,6 +183,20 @@ def _wheel_platforms() -> list[str]:
     return [arg for tag in tags for arg in ("--platform", tag)]
 
 
+BUILD_REQUIREMENTS = ("setuptools>=77", "wheel")  # pyproject.toml's [build-system]
+
+
+def _pip(args: Sequence[str], links: Sequence[Path]) -> None:
+    """pip from what the cache holds first (`--no-index`), so a rebuild or a test run
+    needs no network once the wheels are there; from the package index only when
+    something is missing."""
+    pip = [sys.executable, "-m", "pip", *args, *(f"--find-links={d}" for d in links)]
+    try:
+        _run([*pip, "--no-index"])
+    except BuildFailed:
+        _run(pip)
+
+
 def build_hub_wheels(config: BuildConfig, cache: Path) -> Path:
     """The project's wheel plus its locked dependencies as arm64 wheels (nothing is compiled
     under emulation)."""
@@ -193,6 +207,12 @@ def build_hub_wheels(config: BuildConfig, cache: Path) -> Path:
     if config.wheel:
         shutil.copy(config.wheel, wheels)
     else:
+        # The build backend's own wheels are kept too: the project's wheel is then built
+        # without the network.
+        backend = cache / "build-backend"
+        backend.mkdir(exist_ok=True)
+        _pip(["download", "-q", "--only-binary=:all:", "-d", str(backend),
+              *BUILD_REQUIREMENTS], [backend])
         # From a copy of the sources: setuptools leaves build/lib behind in the tree it
         # builds in, and stale files there would end up in the next wheel.
         source = cache / "source"
@@ -201,15 +221,14 @@ def build_hub_wheels(config: BuildConfig, cache: Path) -> Path:
             ".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache",
             ".ruff_cache", ".demo", ".work", "var", "tests", "bench", "demo"))
         try:
-            _run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(wheels),
-                  str(source)])
+            _pip(["wheel", "-q", "--no-deps", "-w", str(wheels), str(source)], [backend])
         finally:
             shutil.rmtree(source, ignore_errors=True)
     wheel = next(wheels.glob("ardoise-*.whl"))
     constraints = config.constraints or PROJECT / "constraints.txt"
-    _run([sys.executable, "-m", "pip", "download", "-q", "--only-binary=:all:",
-          *_wheel_platforms(), "--python-version", "3.11", "--implementation", "cp",
-          "-c", str(constraints), "-d", str(wheels), str(wheel)])
+    _pip(["download", "-q", "--only-binary=:all:", *_wheel_platforms(), "--python-version",
+          "3.11", "--implementation", "cp", "-c", str(constraints), "-d", str(wheels),
+          str(wheel)], [wheels])
     return wheels
 
 
@@ -264,6 +283,10 @@ def configure(root: Path, config: BuildConfig) -> None:
     _put(root, "gpio-ardoise.rules", "/etc/udev/rules.d/60-ardoise-gpio.rules")
     _write(root, "/etc/dnsmasq.d/ardoise.conf", render_dnsmasq(
         interface="wlan0", hub_ip=HUB_IP, range_start=DHCP_FIRST, range_end=DHCP_LAST))
+    # dnsmasq answers the classroom only: it must not become the hub's own resolver (every
+    # name would lead back to the hub, the central server's too).
+    _write(root, "/etc/default/dnsmasq", "CONFIG_DIR=/etc/dnsmasq.d,.dpkg-dist,.dpkg-old,"
+           ".dpkg-new\nDNSMASQ_EXCEPT=lo\n")
     for site in (root / "etc/nginx/sites-enabled").glob("*"):
         site.unlink()
     (root / "etc/nginx/sites-enabled/ardoise").symlink_to("../sites-available/ardoise")

@@ -1,6 +1,7 @@
 """The tiny test image: the card layout and the first-boot code of the real image, on a
 root small enough to build in seconds without emulation and boot in seconds under
-`qemu-system-aarch64 -M virt`.
+`qemu-system-aarch64 -M virt`, or in under a minute as a Raspberry Pi 3 (`-M raspi3b`,
+the card on the Pi's SD controller, the Pi 3 device tree from the same kernel package).
 
 Root: Debian arm64 packages unpacked, not installed (busybox-static for the shell tools,
 python3 with `cryptography`, and the fdisk/util-linux/e2fsprogs programs the resize step
@@ -19,7 +20,7 @@ from pathlib import Path
 
 from ardoise.i18n import N_
 from image_builder import extract, initramfs, partitions
-from image_builder.emulator import Machine
+from image_builder.emulator import BOARDS, VIRT, Board, Machine
 from image_builder.errors import BuildFailed
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -41,6 +42,7 @@ mount -t tmpfs -o nosuid,nodev tmpfs /tmp
 mkdir -p /dev/disk/by-label
 for label in {partitions.BOOT_LABEL} {partitions.ROOT_LABEL} {partitions.DATA_LABEL}; do
   dev="$(findfs LABEL=$label)" && ln -sf "../../${{dev#/dev/}}" "/dev/disk/by-label/$label"
+  echo "ardoise-tiny: LABEL=$label is $dev at $(readlink -f /sys/class/block/${{dev#/dev/}})"
 done
 mount -t vfat -o noatime,umask=0077 /dev/disk/by-label/{partitions.BOOT_LABEL} /boot/firmware
 mount -t ext4 -o noatime,nodev,nosuid /dev/disk/by-label/{partitions.DATA_LABEL} \\
@@ -56,8 +58,15 @@ sync
 echo "ardoise-tiny: powering off"
 poweroff -f
 """
-APPEND = (f"console=ttyAMA0 root=LABEL={partitions.ROOT_LABEL} rw init=/{INIT} "
-          "panic=-1 loglevel=4")
+
+
+def kernel_args(board: Board = VIRT) -> str:
+    """The command line the Pi's cmdline.txt would carry, with the board's console."""
+    return (f"console={board.console} root=LABEL={partitions.ROOT_LABEL} rw init=/{INIT} "
+            "panic=-1 loglevel=4")
+
+
+APPEND = kernel_args(VIRT)
 
 
 @dataclass(frozen=True)
@@ -107,11 +116,27 @@ def make_root(userland: Path, root: Path) -> None:
     init.chmod(0o755)
 
 
+def device_tree(kernel: extract.Kernel, board: Board) -> Path | None:
+    """The board's device tree as the kernel package ships it (what the Pi's firmware
+    would load from the boot partition), or None for a board that needs none."""
+    if board.device_tree is None:
+        return None
+    tree = kernel.image.parents[1] / "usr/lib" / f"linux-image-{kernel.version}"
+    dtb = tree / board.device_tree
+    if not dtb.is_file():
+        raise BuildFailed(N_("The kernel package has no device tree %(path)s."),
+                          path=str(dtb))
+    return dtb
+
+
 def build(out_dir: Path, settings: bytes, cache: Path, suite: str, mirror: str,
-          card_extra_mib: int = 64) -> TinyImage:
+          card_extra_mib: int = 64, board: str = VIRT.name) -> TinyImage:
     """Assemble `out_dir/tiny.img` with `settings` as the boot partition's ardoise.toml,
-    on a "card" `card_extra_mib` larger than the image (negative: a card too small)."""
+    on a "card" `card_extra_mib` larger than the image (negative: a card too small),
+    rounded up to a size the board accepts (a power of two on raspi3b)."""
+    model = BOARDS[board]
     kernel = extract.debian_kernel(cache, suite, mirror)
+    dtb = device_tree(kernel, model)
     userland = extract.cached_unpack(cache, "tiny-root", PACKAGES, suite, mirror)
     out_dir.mkdir(parents=True, exist_ok=True)
     work = out_dir / "work"
@@ -121,14 +146,17 @@ def build(out_dir: Path, settings: bytes, cache: Path, suite: str, mirror: str,
     (boot / "ardoise.toml").write_bytes(settings)
     data.mkdir(parents=True, exist_ok=True)
     initrd = initramfs.build_initramfs(out_dir / "initrd.img", userland / "bin/busybox",
-                                       kernel.modules, work=work / "initramfs")
+                                       kernel.modules, initramfs.BOARD_MODULES[board],
+                                       work=work / "initramfs")
     layout = partitions.plan(64, root, 16, data, 32)
     image = out_dir / "tiny.img"
     partitions.assemble(image, layout, boot, root, data, work / "parts")
     with open(image, "r+b") as fh:  # the card the image is copied onto
-        fh.truncate((layout.total_mib + card_extra_mib) * partitions.MIB)
+        fh.truncate(model.card_size((layout.total_mib + card_extra_mib) * partitions.MIB))
     shutil.rmtree(work, ignore_errors=True)
-    return TinyImage(image, layout, Machine(kernel.image, initrd, image, APPEND))
+    machine = Machine(kernel.image, initrd, image, kernel_args(model), board=board, dtb=dtb)
+    return TinyImage(image, layout, machine)
 
 
-__all__ = ["APPEND", "PACKAGES", "TinyImage", "build", "make_root"]
+__all__ = ["APPEND", "PACKAGES", "TinyImage", "build", "device_tree", "kernel_args",
+           "make_root"]

@@ -39,6 +39,9 @@ BLINK_OK = 0
 BLINK_SETTINGS = 2
 BLINK_CARD = 3
 BLINK_STEP = 4
+# What the red status light blinks for each result (hardware.problems: SETUP_*). A card too
+# small leaves the data partition unmounted: the agent, and so the lights, do not start.
+LIGHT_BLINKS = {BLINK_SETTINGS: 7, BLINK_STEP: 8}
 
 MARKER_OK = "ARDOISE-FIRSTBOOT-OK"
 MARKER_FAILED = "ARDOISE-FIRSTBOOT-FAILED"
@@ -377,9 +380,14 @@ def render_log(report: Report, when: dt.datetime) -> str:
         out.append(f"== {head} ==")
         if report.ok:
             out.append(t(N_("Result: the hub is configured.")))
+        elif report.blink in LIGHT_BLINKS:
+            out.append(t(N_("Result: FAILED (code %(code)s: the red light blinks %(blinks)s "
+                            "times). Fix the problems below and start the hub again."),
+                         code=report.blink, blinks=LIGHT_BLINKS[report.blink]))
         else:
-            out.append(t(N_("Result: FAILED, blink code %(code)s. Fix the problems below and "
-                            "start the hub again."), code=report.blink))
+            out.append(t(N_("Result: FAILED (code %(code)s: the hub's lights stay off). Fix "
+                            "the problems below and start the hub again."),
+                         code=report.blink))
         if report.problems:
             out.append(t(N_("ardoise.toml has %(count)s problem(s); nothing was applied:"),
                          count=len(report.problems)))

@@ -8,13 +8,15 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
+import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from ardoise import device
 from content_packs.catalog import InstalledPack
 from hardware import collectors as C
 from hardware import problems as P
-from hardware.status import Sampler, Thresholds
+from hardware.status import Sampler, Thresholds, evaluate
+from image_builder.firstboot.run import BLINK_SETTINGS, BLINK_STEP
 from tests.hardware.conftest import STATION_DUMP, fake_runner, fake_sources, make_tree
 
 NOW = dt.datetime(2026, 3, 2, 14, 0, tzinfo=dt.UTC)
@@ -173,12 +175,39 @@ def test_thresholds_make_problems(tmp_path: Path) -> None:
     assert s.state == "attention"
 
 
-def test_firstboot_error_file_gives_code_7(tmp_path: Path, fake_root: Path) -> None:
+@pytest.mark.parametrize(("firstboot_code", "blinks", "problem"), [
+    (BLINK_SETTINGS, 7, "setup_settings"), (BLINK_STEP, 8, "setup_error")])
+def test_firstboot_result_gives_its_own_blink_code(
+        tmp_path: Path, fake_root: Path, firstboot_code: int, blinks: int,
+        problem: str) -> None:
     blink = fake_root / C.FIRSTBOOT_BLINK
     blink.parent.mkdir(parents=True)
     blink.write_text("0\n")
     with _sampler(fake_sources(fake_root, tmp_path)) as sampler:
         assert sampler.sample().problems == []  # first boot went fine
-        blink.write_text("2\n")
+        blink.write_text(f"{firstboot_code}\n")
         s = sampler.sample()
-    assert s.blink_code == 7 and s.setup_error is True and s.setup_code == 2
+    assert s.blink_code == blinks and s.setup_error is True
+    assert s.setup_code == firstboot_code and [p.code for p in s.problems] == [problem]
+
+
+def test_a_failed_first_start_is_shown_before_the_pages_being_down(
+        tmp_path: Path, fake_root: Path) -> None:
+    """The web process cannot start when first boot failed: the red light must say why."""
+    blink = fake_root / C.FIRSTBOOT_BLINK
+    blink.parent.mkdir(parents=True)
+    blink.write_text(f"{BLINK_SETTINGS}\n")
+    with _sampler(fake_sources(fake_root, tmp_path)) as sampler:
+        s = sampler.sample()
+    s.web_ok = False
+    evaluate(s, Thresholds(agent_stale=None))
+    assert [p.code for p in s.problems] == ["setup_settings", "web_down"]
+    assert s.blink_code == 7
+
+
+def test_first_boot_log_and_the_lights_give_the_same_number() -> None:
+    from image_builder.firstboot.run import LIGHT_BLINKS
+
+    for firstboot_code, blinks in LIGHT_BLINKS.items():
+        shown = P.SETUP_BY_FIRSTBOOT_CODE.get(firstboot_code, P.SETUP_ERROR)
+        assert shown.blinks == blinks

@@ -80,6 +80,9 @@ def test_first_boot_configures_the_card_then_applies_only_edits(tmp_path: Path) 
 
     console = boot(img, tmp_path / "boot1.log", MARKER_OK)
     assert "first boot exited with status 0" in console
+    # the partitions found by label on the virtio disk (on the Pi's SD controller: the
+    # raspi3b test)
+    assert f"LABEL={partitions.DATA_LABEL} is /dev/vda3 at /sys/devices/" in console
 
     # the data partition grew to the end of the card, file system included
     data = inspect.partitions(img.image)[2]

@@ -148,7 +148,7 @@ def test_invalid_file_applies_nothing_and_lists_every_problem(tmp_path: Path) ->
     assert paths.settings_file.read_text() == bad  # secrets stay until applied
     log = paths.log_file.read_text()
     assert "wifi.country: Too long" in log and "wifi.country: Trop long" in log
-    assert "ÉCHEC" in log and "FAILED, blink code 2" in log
+    assert "ÉCHEC" in log and "FAILED (code 2: the red light blinks 7 times)" in log
     assert paths.blink_file.read_text().strip() == str(BLINK_SETTINGS)
 
 
