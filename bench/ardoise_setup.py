@@ -1,7 +1,8 @@
 """Ardoise's side: a data folder seeded with the same class as Kolibri's, through the
 hub's own library functions (school, class, 30 students with generated picture codes, a
 teacher, assignments published to the class), and the web process started with the
-production command (`ardoise serve`) or with another WSGI server for comparison.
+production command (`python -OO -m hub serve`, as the systemd unit runs it) or with another
+WSGI server for comparison (also under -OO).
 
 Run alone to prepare it: `.venv/bin/python bench/ardoise_setup.py` (re-seeds each time;
 it starts from an empty data folder unless `--keep`).
@@ -12,10 +13,12 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import shutil
 import signal
 import subprocess
 import sys
+import sysconfig
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,7 +41,7 @@ SESSION_API = "/api/v1/session"
 
 # Servers the comparison knows; "waitress" is the production command itself.
 SERVERS: dict[str, str] = {
-    "waitress": "waitress, 1 process x 8 threads (`ardoise serve`)",
+    "waitress": "waitress, 1 process x 8 threads (`python -OO -m hub serve`)",
     "gunicorn-1x8": "gunicorn gthread, 1 worker x 8 threads",
     "gunicorn-2x4": "gunicorn gthread, 2 workers x 4 threads",
     "cheroot": "cheroot (Kolibri's server), 1 process x 8 threads",
@@ -121,12 +124,38 @@ def ensure_servers() -> None:
                     str(PYLIB), *EXTRA_PACKAGES], check=True)
 
 
+PACKAGES = ("ardoise", "hub", "sync", "content_packs", "hardware")
+_compiled = False
+
+
+def compile_optimized() -> None:
+    """-OO bytecode for the libraries and the project, as the image build compiles it: the
+    servers run with -OO and write no bytecode, so without it every launch would compile
+    from source. The standard library too when it is writable (else it is compiled on each
+    launch: slower starts, same memory)."""
+    global _compiled
+    if _compiled:
+        return
+    py = str(VENV_BIN / "python")
+    paths = [sysconfig.get_paths(vars={"base": str(ROOT / ".venv")})["purelib"],
+             *(str(ROOT / p) for p in PACKAGES)]
+    stdlib = sysconfig.get_paths()["stdlib"]
+    if os.access(stdlib, os.W_OK):
+        paths.append(stdlib)
+    log("compiling -OO bytecode (once; quick when up to date)")
+    subprocess.run([py, "-OO", "-m", "compileall", "-q", "-j0", *paths],
+                   stdout=subprocess.DEVNULL, check=False)
+    _compiled = True
+
+
 def server(port: int, kind: str = "waitress") -> Server:
-    """The hub's web process on `port`, with the named WSGI server."""
+    """The hub's web process on `port`, with the named WSGI server, run with -OO as the
+    systemd unit runs it (image_builder/files/ardoise-web.service)."""
+    compile_optimized()
     env = {"ARDOISE_CONFIG": str(CONFIG), "PYTHONDONTWRITEBYTECODE": "1"}
     py = str(VENV_BIN / "python")
     if kind == "waitress":
-        argv = [str(VENV_BIN / "ardoise"), "--config", str(CONFIG), "serve", "--host", HOST,
+        argv = [py, "-OO", "-m", "hub", "--config", str(CONFIG), "serve", "--host", HOST,
                 "--port", str(port)]
         return Server("ardoise-waitress", argv, port, env=env)
     ensure_servers()
@@ -137,11 +166,11 @@ def server(port: int, kind: str = "waitress") -> Server:
     env["ARDOISE_DATA_DIR"] = str(DATA)
     if kind.startswith("gunicorn-"):
         workers, threads = kind.removeprefix("gunicorn-").split("x")
-        argv = [py, "-m", "gunicorn", "--worker-class", "gthread", "--workers", workers,
+        argv = [py, "-OO", "-m", "gunicorn", "--worker-class", "gthread", "--workers", workers,
                 "--threads", threads, "--bind", f"{HOST}:{port}", "--keep-alive", "5",
                 "--preload", "--log-level", "warning", "hub.app:create_app()"]
     elif kind == "cheroot":
-        argv = [py, str(Path(__file__).with_name("serve_cheroot.py")), str(port), "8"]
+        argv = [py, "-OO", str(Path(__file__).with_name("serve_cheroot.py")), str(port), "8"]
     else:
         raise SystemExit(f"unknown server {kind}: choose from {', '.join(SERVERS)}")
     env.pop("ARDOISE_CONFIG")

@@ -14,13 +14,14 @@ Measures, for each system in turn (never both running at once):
   6. memory under a soak of N requests (assignment list, home page and "/" in turn),
      sampled every `step` requests: value at the end and slope (trend).
 
-Usage: .venv/bin/python bench/web_bench.py [--only ardoise|kolibri] [--quick]
+Usage: .venv/bin/python bench/web_bench.py [--only ardoise|kolibri] [--quick] [--threads N]
 Needs wrk (`sudo apt-get install wrk`) and Debian's chromium (for the page weight).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import threading
@@ -374,6 +375,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--only", choices=("ardoise", "kolibri"))
     parser.add_argument("--server", default="waitress", choices=list(ardoise_setup.SERVERS),
                         help="WSGI server for Ardoise (default: the production one)")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="worker threads of Ardoise's server (ARDOISE_THREADS; default: "
+                             "the setting's default)")
     parser.add_argument("--duration", type=float, default=15, help="seconds per load run")
     parser.add_argument("--warmup", type=float, default=3)
     parser.add_argument("--soak", type=int, default=30_000, help="Ardoise soak requests")
@@ -392,8 +396,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         args.launches, args.rounds, args.step = 1, 1, 500
     require_wrk()
     exit_on_sigterm()
+    if args.threads:
+        os.environ["ARDOISE_THREADS"] = str(args.threads)  # the servers inherit it
     results: dict[str, Any] = {"started": time.strftime("%Y-%m-%d %H:%M:%S %z"),
-                               "load_before": load_average()}
+                               "load_before": load_average(),
+                               "threads": args.threads or None}
     common = {"launches": args.launches, "duration": args.duration, "warmup": args.warmup,
               "weight": not args.no_weight, "burst_rounds": args.rounds}
     if args.only in (None, "ardoise"):

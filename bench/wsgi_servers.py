@@ -1,6 +1,6 @@
 """Which WSGI server for the hub's web process: the same app, data and load under each
-candidate: waitress as `ardoise serve` runs it, gunicorn gthread with one and with two
-workers, cheroot as Kolibri uses it.
+candidate: waitress as the systemd unit runs it (`python -OO -m hub serve`), gunicorn gthread
+with one and with two workers, cheroot as Kolibri uses it (all under -OO).
 
 All candidates are started side by side (each idle while another is loaded), 30 students
 sign in on each, then the load runs go round-robin over the servers for several rounds, so

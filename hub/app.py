@@ -14,7 +14,7 @@ from flask_wtf.csrf import CSRFProtect
 
 from ardoise import __version__
 from ardoise.settings import Settings, load_settings, read_or_create_secret
-from hub import access, central, db, errors, i18n, session_auth, sync_registry
+from hub import access, central, db, errors, i18n, session_auth, sync_registry, templating
 from hub.api import api
 from hub.views import register_views
 
@@ -75,6 +75,7 @@ def create_app(config: Mapping[str, Any] | None = None, *,
     CSRFProtect(app)
     central.init_app(app)
     i18n.init_app(app)
+    templating.init_app(app)
     errors.init_app(app)
     app.before_request(session_auth.load_user)
     app.before_request(access.enforce)

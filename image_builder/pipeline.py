@@ -246,8 +246,13 @@ def install_hub(root: Path, wheels: Path) -> None:
         chroot(root, f"{HUB_PREFIX}/bin/pip", "install", "-q", "--no-index",
                "--no-compile", "--disable-pip-version-check", "--find-links", "/tmp/wheels",
                f"/tmp/wheels/{wheel}")
-        # Byte-compile once here: the root is kept free of writes on the Pi.
-        chroot(root, f"{HUB_PREFIX}/bin/python", "-m", "compileall", "-q", HUB_PREFIX)
+        # Byte-compile once here: the root is kept free of writes on the Pi. The web unit
+        # runs `python -OO` (docs/decisions.md, "The web process stays small"), so the
+        # virtualenv and the standard library get their -OO bytecode too; without it each
+        # start would compile everything from source again.
+        chroot(root, f"{HUB_PREFIX}/bin/python", "-m", "compileall", "-q", "-o", "0",
+               "-o", "2", HUB_PREFIX)
+        chroot(root, "python3", "-m", "compileall", "-q", "-o", "2", "/usr/lib/python3.11")
     finally:
         shutil.rmtree(target, ignore_errors=True)
 

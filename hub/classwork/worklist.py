@@ -3,8 +3,10 @@
 This is what every tablet opens first, often thirty at once when a class starts, so it
 is one SELECT: the visible assignments with, for each, the student's latest hand-in time
 and whether feedback exists (correlated subqueries on indexed columns), sorted in Python.
-The statement is built once, with the student as a bound parameter: building it took
-0.7 ms of each call, running it 0.1 ms.
+The statement is built once, with the student as a bound parameter (building it took
+0.7 ms of each call, running it 0.1 ms), and runs on the session's connection: its rows are
+plain values, which the ORM's result machinery would only have passed through (7 % of the
+JSON list's time).
 """
 
 from __future__ import annotations
@@ -85,7 +87,8 @@ def worklist(s: Session, student_id: uuid.UUID, now: dt.datetime | None = None) 
     """The assignments targeted at the student: still to hand in (soonest due first), and
     done: handed in or closed (most recent first)."""
     now = now or utcnow()
-    rows = s.execute(_worklist_statement(), {"student_id": student_id})
+    s.flush()  # as Session.execute would: the caller's pending changes count
+    rows = s.connection().execute(_worklist_statement(), {"student_id": student_id})
     out = Worklist()
     for aid, title, due_at, status, handed_in_at, feedback in rows:
         closed = status == AssignmentStatus.CLOSED
