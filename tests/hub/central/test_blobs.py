@@ -13,39 +13,19 @@ from sqlalchemy import select, update
 
 from hub import create_app
 from hub.db import database
-from hub.models import Assignment, Submission, SubmissionFile, User
+from hub.models import User
 from hub.sync_registry import registry
 from sync import blobs, hubside, signing
 from sync.tables import SyncBlobMissing
-from tests.factories import make_world, sign_in_as
+from tests.factories import sign_in_as
 from tests.hub.central.conftest import Central, HubSide
-from tests.hub.central.test_end_to_end import _post, _token
+from tests.hub.central.handins import hand_in_on_hub
+from tests.hub.central.test_end_to_end import _post
 
 
 def _with_file(central: Central, hub_side: HubSide, size: int) -> tuple[str, bytes]:
-    world = make_world(central.app, n_students=1)
-    with central.sessions() as s:
-        a = Assignment(school_id=world.school.id, classroom_id=world.classroom.id,
-                       author_id=world.teacher.id, title="Photo")
-        s.add(a)
-        s.commit()
-    hubside.enroll(hub_side.engine, hub_side.data_dir, central.url, _token(central, world))
-    hubside.sync_now(hub_side.engine, registry(), hub_side.data_dir)
     data = os.urandom(size)
-    sha = hashlib.sha256(data).hexdigest()
-    path = blobs.blob_path(hub_side.data_dir, sha)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
-    with hub_side.sessions() as s:
-        sub = Submission(school_id=world.school.id, classroom_id=world.classroom.id,
-                         assignment_id=a.id, student_id=world.students[0].id)
-        s.add(sub)
-        s.flush()
-        s.add(SubmissionFile(school_id=world.school.id, classroom_id=world.classroom.id,
-                             student_id=world.students[0].id, submission_id=sub.id,
-                             sha256=sha, filename="photo.jpg", media_type="image/jpeg",
-                             size=size))
-        s.commit()
+    _, sha, _ = hand_in_on_hub(central, hub_side, data)
     return sha, data
 
 

@@ -15,16 +15,16 @@ from PIL import Image
 from sqlalchemy import select
 
 from hub.classwork.blobs import BlobStore, collect_orphans
-from hub.models import Assignment, Submission, SubmissionFile
+from hub.models import SubmissionFile
 from hub.sync_registry import registry
 from sync import blobs, hubside, signing
 from sync.client import HttpTransport, SyncUnavailable, sync_round
 from sync.photos import PhotoShrinker, smaller_jpeg
 from sync.scope import Scope
 from sync.tables import SyncBlobAlias
-from tests.factories import World, make_world, sign_in_as
+from tests.factories import World, sign_in_as
 from tests.hub.central.conftest import Central, HubSide
-from tests.hub.central.test_end_to_end import _token
+from tests.hub.central.handins import hand_in_on_hub
 
 ORIENTATION = 0x0112
 
@@ -83,31 +83,7 @@ def test_only_photos_that_get_smaller_are_shrunk(tmp_path: Path) -> None:
 
 def _hand_in(central: Central, hub_side: HubSide, data: bytes, filename: str = "photo.jpg"
              ) -> tuple[World, str, SubmissionFile]:
-    world = make_world(central.app, n_students=1)
-    with central.sessions() as s:
-        a = Assignment(school_id=world.school.id, classroom_id=world.classroom.id,
-                       author_id=world.teacher.id, title="Photo")
-        s.add(a)
-        s.commit()
-    hubside.enroll(hub_side.engine, hub_side.data_dir, central.url, _token(central, world),
-                   language="en")
-    hubside.sync_now(hub_side.engine, registry(), hub_side.data_dir)
-    sha = hashlib.sha256(data).hexdigest()
-    path = blobs.blob_path(hub_side.data_dir, sha)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
-    with hub_side.sessions() as s:
-        sub = Submission(school_id=world.school.id, classroom_id=world.classroom.id,
-                         assignment_id=a.id, student_id=world.students[0].id)
-        s.add(sub)
-        s.flush()
-        row = SubmissionFile(school_id=world.school.id, classroom_id=world.classroom.id,
-                             student_id=world.students[0].id, submission_id=sub.id,
-                             sha256=sha, filename=filename, media_type="image/jpeg",
-                             size=len(data))
-        s.add(row)
-        s.commit()
-    return world, sha, row
+    return hand_in_on_hub(central, hub_side, data, filename, language="en")
 
 
 def test_a_large_photo_travels_small_and_is_found_by_its_hash(central: Central,
